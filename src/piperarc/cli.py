@@ -1,0 +1,396 @@
+"""The command line: each command reads its options, calls one function, maps errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from piperarc import __version__, deliver, feeds, site, urls
+from piperarc import config as configlib
+from piperarc import mid as midlib
+from piperarc.errors import ConfigError, NotFoundError, PiperarcError
+from piperarc.model import ImportCounts, StoredMessage
+from piperarc.render.text import iso_date
+from piperarc.sources import FORMATS
+from piperarc.sources.sample import sample_mbox
+from piperarc.store import Store, open_store
+
+MAX_PROBLEM_LINES = 20
+
+
+class _Group(click.Group):
+    """Turns every PiperarcError into one clear line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PiperarcError as err:
+            click.echo(f"piperarc: error: {err}", err=True)
+            ctx.exit(1)
+
+
+def _archive_option(func: Any) -> Any:
+    return click.option(
+        "--archive",
+        "archive",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="PIPERARC_ARCHIVE",
+        default=Path(),
+        show_default="$PIPERARC_ARCHIVE or .",
+        help="The archive folder (holding piperarc.toml).",
+    )(func)
+
+
+@contextmanager
+def _opened(
+    archive: Path, *, readonly: bool = False
+) -> Iterator[tuple[configlib.ArchiveConfig, Store]]:
+    config = configlib.load(archive)
+    if readonly and not config.database.exists():
+        raise PiperarcError(
+            "the archive has no database yet: import some mail first", config.database
+        )
+    store = open_store(config.database, readonly=readonly)
+    try:
+        yield config, store
+    finally:
+        store.close()
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="piperarc")
+def main() -> None:
+    """piperarc: mailing-list archives that keep every message and never break a link."""
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--list", "list_name", help="Add a list with this name.")
+@click.option("--title", help="The archive's title (new archives) or the list's title.")
+@click.option("--description", default="", help="The list's description.")
+@click.option("--address", default="", help="The list's posting address.")
+@click.option(
+    "--period",
+    type=click.Choice(configlib.PERIODS),
+    default="month",
+    show_default=True,
+    help="How the list's archive is cut into periods.",
+)
+@click.option(
+    "--obfuscate",
+    type=click.Choice(configlib.OBFUSCATIONS),
+    default="at",
+    show_default=True,
+    help="How addresses are shown on pages.",
+)
+def init(
+    directory: Path,
+    list_name: str | None,
+    title: str | None,
+    description: str,
+    address: str,
+    period: str,
+    obfuscate: str,
+) -> None:
+    """Create an archive in DIRECTORY, or add a list to an existing one."""
+    path = directory / configlib.CONFIG_NAME
+    created = not path.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    if created:
+        path.write_text(
+            configlib.archive_header(title if title and not list_name else "Mail archive"),
+            encoding="utf-8",
+        )
+    config = configlib.load(directory)
+    if list_name:
+        configlib.check_list_name(list_name)
+        if any(lst.name == list_name for lst in config.lists):
+            raise ConfigError(f"the list {list_name!r} already exists", path)
+        block = configlib.list_block(
+            configlib.ListConfig(
+                list_name, title or list_name, description, address, period, obfuscate
+            )
+        )
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(block)
+        configlib.load(directory)  # prove what we wrote reads back
+    open_store(config.database).close()
+    what = f"list {list_name!r} in " if list_name else ""
+    click.echo(f"{'created' if created else 'updated'} {what}archive {directory}")
+
+
+def _progress_callbacks(enabled: bool) -> tuple[Any, Any, Any]:
+    """(progress, on_message, stop) for a rich progress bar on a terminal, else no-ops."""
+    if not enabled:
+        return None, None, lambda: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[messages]} messages"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task = bar.add_task("import", total=None, messages=0)
+    count = [0]
+    bar.start()
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    def on_message() -> None:
+        count[0] += 1
+        if count[0] % 200 == 0:
+            bar.update(task, messages=count[0])
+
+    return progress, on_message, bar.stop
+
+
+def _summary_line(counts: ImportCounts, sources: int) -> str:
+    line = (
+        f"imported {counts.new} new, {counts.duplicates} duplicates skipped, "
+        f"{counts.damaged} damaged (kept as raw text)"
+    )
+    if counts.failed_sources:
+        line += f"; {counts.failed_sources} of {sources} sources had problems"
+    return line
+
+
+@main.command(name="import")
+@_archive_option
+@click.option("--list", "list_name", required=True, help="The list to import into.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="What the sources are (default: recognized from each file).",
+)
+@click.argument("sources", nargs=-1, required=True)
+def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, ...]) -> None:
+    """Import mbox files (also .gz/.bz2/.xz), Maildirs, .eml files, or - for stdin."""
+    with _opened(archive) as (config, store):
+        config.list(list_name)
+        progress, on_message, stop = _progress_callbacks(sys.stderr.isatty())
+        try:
+            counts = deliver.import_paths(
+                store,
+                list_name,
+                sources,
+                fmt=fmt,
+                now=lambda: int(time.time()),
+                stdin=sys.stdin.buffer,
+                progress=progress,
+                on_message=on_message,
+            )
+        finally:
+            stop()
+    for line in counts.problems[:MAX_PROBLEM_LINES]:
+        click.echo(f"piperarc: warning: {line}", err=True)
+    if len(counts.problems) > MAX_PROBLEM_LINES:
+        click.echo(
+            f"piperarc: warning: ... and {len(counts.problems) - MAX_PROBLEM_LINES} more problems",
+            err=True,
+        )
+    click.echo(_summary_line(counts, len(sources)))
+    if counts.failed_sources:
+        sys.exit(1)
+
+
+@main.command()
+@_archive_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write the site (default: ARCHIVE/site).",
+)
+@click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
+def build(archive: Path, out: Path | None, jobs: int | None) -> None:
+    """Write the static archive: every list, period, thread and message."""
+    config = configlib.load(archive)
+    if not config.database.exists():
+        open_store(config.database).close()
+    target = out or archive / "site"
+    report = site.build(config, target, jobs=jobs)
+    rate = report.messages / report.seconds if report.seconds else 0.0
+    click.echo(
+        f"built {report.pages} pages ({report.messages} messages, {report.threads} "
+        f"threads, {report.attachments} attachments, {report.downloads} mbox downloads) "
+        f"in {report.seconds:.1f}s ({rate:.0f} messages/s)"
+    )
+    click.echo(f"open {(target / urls.home()).resolve()}")
+
+
+@main.command()
+@_archive_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(archive: Path, as_json: bool) -> None:
+    """Counts per list: messages, threads, damaged, duplicates, first and last date."""
+    with _opened(archive) as (config, store):
+        stored = set(store.list_names())
+        result: dict[str, dict[str, Any]] = {}
+        for lst in config.lists:
+            if lst.name in stored:
+                s = store.stats(lst.name)
+                result[lst.name] = {
+                    "messages": s.messages,
+                    "threads": s.threads,
+                    "damaged": s.damaged,
+                    "duplicates": s.duplicates,
+                    "first": iso_date(s.first) if s.first is not None else None,
+                    "last": iso_date(s.last) if s.last is not None else None,
+                }
+            else:
+                result[lst.name] = {
+                    "messages": 0,
+                    "threads": 0,
+                    "damaged": 0,
+                    "duplicates": 0,
+                    "first": None,
+                    "last": None,
+                }
+    if as_json:
+        click.echo(json.dumps({"lists": result}, indent=None))
+        return
+    for name, s in result.items():
+        click.echo(
+            f"{name}: {s['messages']} messages, {s['threads']} threads, "
+            f"{s['damaged']} damaged, {s['duplicates']} duplicates skipped, "
+            f"{s['first'] or '-'} to {s['last'] or '-'}"
+        )
+
+
+def _message_fields(msg: StoredMessage) -> dict[str, Any]:
+    offset = msg.tz_offset
+    return {
+        "list": msg.list_name,
+        "number": msg.num,
+        "message_id": msg.mid,
+        "message_id_synthetic": msg.mid_synthetic,
+        "url": urls.message(msg.list_name, msg.key),
+        "thread_url": urls.thread(msg.list_name, msg.thread_key),
+        "date": iso_date(msg.date_utc),
+        "date_offset": f"{'+' if offset >= 0 else '-'}{divmod(abs(offset), 60)[0]:02d}:"
+        f"{abs(offset) % 60:02d}",
+        "date_source": msg.date_source,
+        "from_name": msg.from_name,
+        "from_address": msg.from_addr,
+        "subject": msg.subject,
+        "subject_sort": msg.subject_base,
+        "in_reply_to": msg.in_reply_to,
+        "references": list(msg.references),
+        "parent_number": msg.parent_num,
+        "attachments": msg.has_attachments,
+        "damaged": msg.damage,
+        "size": msg.size,
+        "sha256": msg.digest,
+        "archived_at": iso_date(msg.archived_at),
+    }
+
+
+@main.command()
+@_archive_option
+@click.option("--list", "list_name", required=True, help="The list the message is in.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("message_id")
+def show(archive: Path, list_name: str, as_json: bool, message_id: str) -> None:
+    """Show the stored fields of the message with MESSAGE_ID (brackets optional)."""
+    wanted = midlib.clean(message_id) or message_id
+    with _opened(archive, readonly=True) as (config, store):
+        config.list(list_name)
+        found = store.messages_by_mid(list_name, wanted) if list_name in store.list_names() else []
+    if not found:
+        raise NotFoundError(f"no message with Message-ID <{wanted}> in list {list_name!r}")
+    fields = _message_fields(found[0])
+    if len(found) > 1:
+        fields["others"] = [
+            {"number": m.num, "url": urls.message(list_name, m.key)} for m in found[1:]
+        ]
+        fields["note"] = (
+            f"{len(found)} different messages share this Message-ID; "
+            "this is the first archived, 'others' lists the rest"
+        )
+    if as_json:
+        click.echo(json.dumps(fields, ensure_ascii=False))
+        return
+    for key, value in fields.items():
+        click.echo(f"{key}: {value}")
+
+
+@main.command()
+@_archive_option
+@click.option("--list", "list_name", required=True, help="The list to export.")
+@click.option("--thread", "thread", help="Only this thread: its key or any Message-ID in it.")
+def export(archive: Path, list_name: str, thread: str | None) -> None:
+    """Write the list (or one thread) to stdout as mboxrd, every message byte-exact."""
+    with _opened(archive, readonly=True) as (config, store):
+        config.list(list_name)
+        if list_name not in store.list_names():
+            raise NotFoundError(f"the list {list_name!r} has no messages yet")
+        summaries = store.summaries(list_name)
+        if thread:
+            wanted = midlib.clean(thread) or thread
+            key = next(
+                (s.thread_key for s in summaries if s.thread_key == thread or s.mid == wanted), None
+            )
+            if key is None:
+                raise NotFoundError(f"no thread {thread!r} in list {list_name!r}")
+            chosen = sorted(
+                (s for s in summaries if s.thread_key == key), key=lambda s: s.thread_pos
+            )
+        else:
+            chosen = summaries
+        by_num = {s.num: s for s in chosen}
+        out = sys.stdout.buffer
+        for num, envelope, raw in store.iter_raw(list_name, [s.num for s in chosen]):
+            s = by_num[num]
+            out.write(
+                feeds.mboxrd_entry(feeds.envelope_line(envelope, s.from_addr, s.date_utc), raw)
+            )
+        out.flush()
+
+
+@main.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-archive")
+)
+def demo(directory: Path) -> None:
+    """Make a demo archive in DIRECTORY from a sample list, build it, say where to open it."""
+    if (directory / configlib.CONFIG_NAME).exists():
+        raise ConfigError("already exists; remove it or choose another folder", directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / configlib.CONFIG_NAME).write_text(
+        configlib.archive_header("piperarc demo archive")
+        + configlib.list_block(
+            configlib.ListConfig(
+                "salon", "The Salon", "A sample list about early computing", "salon@example.org"
+            )
+        ),
+        encoding="utf-8",
+    )
+    config = configlib.load(directory)
+    sample = directory / "sample-salon.mbox"
+    sample.write_bytes(sample_mbox())
+    store = open_store(config.database)
+    try:
+        counts = deliver.import_paths(
+            store, "salon", [str(sample)], fmt=None, now=lambda: int(time.time())
+        )
+    finally:
+        store.close()
+    click.echo(_summary_line(counts, 1))
+    report = site.build(config, directory / "site")
+    click.echo(f"built {report.pages} pages in {report.seconds:.1f}s")
+    click.echo(f"open {(directory / 'site' / urls.home()).resolve()}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,145 @@
+"""piperarc.toml → frozen settings. Built once in the cli and passed down.
+
+An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
+
+    [archive]
+    title = "Our lists"
+
+    [[lists]]
+    name = "salon"
+    title = "The Salon"
+    description = "Talk about anything"
+    address = "salon@example.org"
+    period = "month"        # month (default), year, quarter or week
+    obfuscate = "at"        # none, at ("jane at example.org", as Pipermail did) or hide
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from piperarc.errors import ArchiveNotFoundError, ConfigError, UnknownListError
+
+CONFIG_NAME = "piperarc.toml"
+DATABASE_NAME = "archive.sqlite3"
+PERIODS = ("month", "year", "quarter", "week")
+OBFUSCATIONS = ("none", "at", "hide")
+# A list name becomes a folder and a URL segment: keep it to what is safe in both.
+LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ListConfig:
+    """One list's settings."""
+
+    name: str
+    title: str
+    description: str = ""
+    address: str = ""
+    period: str = "month"
+    obfuscate: str = "at"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveConfig:
+    """The whole archive's settings."""
+
+    root: Path
+    title: str
+    lists: tuple[ListConfig, ...]
+
+    @property
+    def database(self) -> Path:
+        return self.root / DATABASE_NAME
+
+    def list(self, name: str) -> ListConfig:
+        """The settings of list `name`; UnknownListError naming the lists there are."""
+        for lst in self.lists:
+            if lst.name == name:
+                return lst
+        known = ", ".join(lst.name for lst in self.lists) or "none yet"
+        raise UnknownListError(
+            f"no list named {name!r} in this archive (lists: {known}); "
+            f"add it with: piperarc init {self.root} --list {name}",
+            self.root / CONFIG_NAME,
+        )
+
+
+def check_list_name(name: str) -> str:
+    """`name` if it is a valid list name, else ConfigError saying what is allowed."""
+    if not LIST_NAME.match(name):
+        raise ConfigError(
+            f"invalid list name {name!r}: use lower-case letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 64 characters"
+        )
+    return name
+
+
+def load(root: Path) -> ArchiveConfig:
+    """Read `root/piperarc.toml`; errors name the file and the wrong value."""
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        raise ArchiveNotFoundError(
+            f"not a piperarc archive (no {CONFIG_NAME}); create one with: piperarc init {root}",
+            root,
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"cannot read: {err}", path) from err
+    archive = data.get("archive", {})
+    lists = []
+    for entry in data.get("lists", []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ConfigError("every [[lists]] entry needs a name", path)
+        name = check_list_name(str(entry["name"]))
+        period = str(entry.get("period", "month"))
+        if period not in PERIODS:
+            raise ConfigError(f"list {name}: period must be one of {', '.join(PERIODS)}", path)
+        obfuscate = str(entry.get("obfuscate", "at"))
+        if obfuscate not in OBFUSCATIONS:
+            raise ConfigError(
+                f"list {name}: obfuscate must be one of {', '.join(OBFUSCATIONS)}", path
+            )
+        lists.append(
+            ListConfig(
+                name=name,
+                title=str(entry.get("title", name)),
+                description=str(entry.get("description", "")),
+                address=str(entry.get("address", "")),
+                period=period,
+                obfuscate=obfuscate,
+            )
+        )
+    names = [lst.name for lst in lists]
+    if len(set(names)) != len(names):
+        raise ConfigError("a list name appears twice", path)
+    return ArchiveConfig(
+        root=root, title=str(archive.get("title", "Mail archive")), lists=tuple(lists)
+    )
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def list_block(lst: ListConfig) -> str:
+    """The `[[lists]]` table for `lst`, as init appends it to piperarc.toml."""
+    return (
+        "\n[[lists]]\n"
+        f"name = {_toml_string(lst.name)}\n"
+        f"title = {_toml_string(lst.title)}\n"
+        f"description = {_toml_string(lst.description)}\n"
+        f"address = {_toml_string(lst.address)}\n"
+        f"period = {_toml_string(lst.period)}        # month, year, quarter or week\n"
+        f"obfuscate = {_toml_string(lst.obfuscate)}  # none, at or hide\n"
+    )
+
+
+def archive_header(title: str) -> str:
+    """The start of a new piperarc.toml."""
+    return f"# piperarc archive settings\n[archive]\ntitle = {_toml_string(title)}\n"

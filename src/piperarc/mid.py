@@ -1,0 +1,76 @@
+"""Message-IDs: cleaning, extracting reference lists, and the stable URL key.
+
+A message's identity is its Message-ID (RFC 5322 section 3.6.4), as in public-inbox. Its URL
+key is derived from the Message-ID alone, never from a Date or Subject that a better parser
+could later read differently, so the same mail archived anywhere, any time, gets the same URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+# RFC 5322 msg-id is "<" id-left "@" id-right ">"; real mail also has ids without "@",
+# with spaces, or without brackets. Take what is between brackets, else the bare token.
+_BRACKETED = re.compile(r"<([^<>]+)>")
+_WS = re.compile(r"\s+")
+
+SYNTHETIC_DOMAIN = "piperarc.invalid"  # RFC 2606: .invalid can never be a real domain
+
+
+def clean(value: str | None) -> str | None:
+    """The Message-ID in a header value, without brackets or whitespace; None if empty."""
+    if not value:
+        return None
+    match = _BRACKETED.search(value)
+    token = match.group(1) if match else value
+    token = _WS.sub("", token).strip("<>")
+    return token or None
+
+
+def extract(value: str | None) -> list[str]:
+    """Every Message-ID in a References or In-Reply-To value, in order, without repeats."""
+    if not value:
+        return []
+    found = [_WS.sub("", m) for m in _BRACKETED.findall(value)]
+    if not found:
+        # Some clients write bare ids separated by spaces.
+        found = [t.strip("<>") for t in value.split() if "@" in t]
+    seen: set[str] = set()
+    ordered = []
+    for mid in found:
+        if mid and mid not in seen:
+            seen.add(mid)
+            ordered.append(mid)
+    return ordered
+
+
+def references(refs_value: str | None, in_reply_to_value: str | None) -> tuple[str, ...]:
+    """The ancestors of a message, oldest first: References, then In-Reply-To if it is new.
+
+    JWZ threading trusts References first; In-Reply-To is a fallback (it may also hold
+    prose such as "your message of ..."; we take only bracketed ids from it).
+    """
+    refs = extract(refs_value)
+    irt = _BRACKETED.findall(in_reply_to_value or "")
+    if irt:
+        parent = _WS.sub("", irt[0])
+        if parent and parent not in refs:
+            refs.append(parent)
+    return tuple(refs)
+
+
+def synthetic(digest: str) -> str:
+    """A stable Message-ID for a message that had none, derived from its content."""
+    return f"{digest[:32]}@{SYNTHETIC_DOMAIN}"
+
+
+def url_key(mid: str) -> str:
+    """The URL key of a Message-ID: 16 lower-case base32 characters (80 bits of SHA-1).
+
+    Lower case and fixed length, so it is safe as a file name on every file system
+    (including case-insensitive ones) and in every URL.
+    """
+    digest = hashlib.sha1(mid.encode("utf-8", "surrogateescape")).digest()
+    return base64.b32encode(digest).decode("ascii")[:16].lower()

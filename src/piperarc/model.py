@@ -1,0 +1,129 @@
+"""Plain values that flow between the layers. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A non-text part (or a uuencoded block): its real name, type and decoded bytes."""
+
+    index: int  # position among the message's attachments, 1-based, stable for a given raw message
+    filename: str  # as the sender named it (decoded), or a made-up name when it had none
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """What parse.py reads from one message's raw bytes: everything derived, nothing stored."""
+
+    mid: str  # without angle brackets
+    mid_synthetic: bool  # True when the message had no usable Message-ID and we derived one
+    date_utc: int | None  # seconds since the epoch, UTC
+    tz_offset: int | None  # the sender's offset from UTC in minutes (+60 for +0100)
+    from_name: str
+    from_addr: str
+    subject: str  # decoded, whitespace folded, as the sender wrote it
+    subject_base: str  # for sorting and threading: no list tag, no Re:/Fwd:/AW:, lower case
+    in_reply_to: str | None
+    references: tuple[str, ...]  # References, oldest first, then In-Reply-To if not already in it
+    body_text: str  # the readable text of the message (decoded text parts)
+    attachments: tuple[Attachment, ...] = ()
+    html_only: bool = False  # the message has HTML but no plain text alternative
+    damage: str | None = None  # why the message could not be read properly, if it could not
+    defects: tuple[str, ...] = ()  # lesser problems the parser noted
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message on its way into the store: its raw bytes and what was parsed from them."""
+
+    raw: bytes  # byte-exact, without any mbox From_ envelope line
+    envelope: str | None  # the mbox From_ line it came with, if any (without the newline)
+    parsed: ParsedMessage
+    digest: str  # sha256 of raw with CRLF line ends as LF: identical copies share it
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A small row per stored message: enough for every index page and for threading."""
+
+    num: int  # per-list number, fixed at first archiving
+    key: str  # URL key, fixed at first archiving
+    mid: str
+    date_utc: int
+    tz_offset: int
+    from_name: str
+    from_addr: str
+    subject: str
+    subject_base: str
+    references: tuple[str, ...]
+    damaged: bool
+    has_attachments: bool
+    thread_key: str = ""
+    parent_num: int | None = None  # the stored message this one replies to, if known
+    depth: int = 0
+    thread_pos: int = 0  # position in the thread's tree order
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message as the store holds it: its fixed identity, parsed fields and raw bytes."""
+
+    list_name: str
+    num: int
+    key: str
+    mid: str
+    mid_synthetic: bool
+    date_utc: int
+    tz_offset: int
+    date_source: str
+    from_name: str
+    from_addr: str
+    subject: str
+    subject_base: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    body_text: str
+    has_attachments: bool
+    damage: str | None
+    digest: str
+    size: int
+    envelope: str | None
+    archived_at: int
+    thread_key: str
+    parent_num: int | None
+    depth: int
+    thread_pos: int
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPlacement:
+    """Where threading put one message: its thread, its parent and its place in tree order."""
+
+    num: int
+    thread_key: str
+    parent_num: int | None
+    depth: int
+    thread_pos: int
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    """What one import did: the summary line's numbers."""
+
+    new: int = 0
+    duplicates: int = 0
+    damaged: int = 0
+    failed_sources: int = 0  # sources that could not be read at all, or only in part
+    problems: list[str] = field(default_factory=list)  # one line per damaged message or bad source
+
+    def add(self, other: ImportCounts) -> None:
+        self.new += other.new
+        self.duplicates += other.duplicates
+        self.damaged += other.damaged
+        self.failed_sources += other.failed_sources
+        self.problems.extend(other.problems)

@@ -1,0 +1,424 @@
+"""Raw bytes → ParsedMessage: headers, dates in UTC, addresses, text, attachments, damage.
+
+Pure: bytes in, values out, never an exception for bad mail. The stdlib parser with the
+compat32 policy is used because it is about six times faster than policy.default on real
+lists (DESIGN.md) and tolerates anything; header decoding (RFC 2047) and charsets (RFC 2045)
+are done here by hand, only where a header or part actually needs it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import email
+import email.header
+import email.parser
+import email.utils
+import quopri
+import re
+from calendar import timegm
+from collections.abc import Callable
+from email.errors import MessageDefect
+from email.message import Message
+from html.parser import HTMLParser
+
+from charset_normalizer import from_bytes
+
+from piperarc import mid as midlib
+from piperarc.model import Attachment, ParsedMessage
+
+# Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
+_MIN_DATE = 0  # 1970-01-01
+_MAX_DATE = 4102444800  # 2100-01-01
+_ENCODED_WORD = "=?"
+_WS = re.compile(r"\s+")
+# A list tag such as "[linux-man]" and the reply/forward prefixes of many languages
+# (Re, Fwd, Fw, AW/WG German, SV Nordic, Antw Dutch, RE[2] and Re^2 counters).
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{1,40}\]\s*|(?:re|fwd?|aw|wg|sv|antw|vs|ref|tr)(?:\[\d+\]|\^\d+)?\s*:\s*)",
+    re.IGNORECASE,
+)
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_UNFOLD_SPLIT = re.compile(r"\r?\n(?![ \t])")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+_CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+_HEADER_START = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
+
+
+def _bytes_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode `data` by its declared charset, else by detection. Returns (text, problem)."""
+    if charset:
+        charset = charset.strip().strip('"').lower()
+        try:
+            codecs.lookup(charset)
+        except (LookupError, ValueError):
+            charset = None
+    if charset:
+        try:
+            return data.decode(charset), None
+        except (UnicodeDecodeError, ValueError):
+            pass
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        return str(best), None
+    return data.decode("utf-8", "replace"), "undecodable text: shown with replacement characters"
+
+
+def header_text(value: object) -> str:
+    """A header value as readable text: RFC 2047 words decoded, raw 8-bit read as UTF-8."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        value = str(value)
+    text = str(value)
+    # compat32 keeps raw 8-bit header bytes as surrogates; most such mail is UTF-8.
+    if not text.isascii() and _SURROGATE.search(text):
+        text = _bytes_text(text.encode("ascii", "surrogateescape"), "utf-8")[0]
+    if _ENCODED_WORD in text:
+        try:
+            parts = email.header.decode_header(text)
+            decoded = []
+            for chunk, charset in parts:
+                if isinstance(chunk, bytes):
+                    decoded.append(_bytes_text(chunk, charset)[0])
+                else:
+                    decoded.append(chunk)
+            # decode_header drops the whitespace between an encoded and a plain word.
+            text = "".join(decoded) if len(parts) > 1 else decoded[0]
+        except (ValueError, LookupError, AssertionError, IndexError):
+            pass
+    return _WS.sub(" ", text).strip()
+
+
+def subject_base(subject: str) -> str:
+    """The subject for sorting and for JWZ's grouping: no list tag, no Re:/Fwd:, lower case."""
+    base = subject
+    while True:
+        stripped = _SUBJECT_PREFIX.sub("", base, count=1)
+        if stripped == base:
+            break
+        base = stripped
+    return _WS.sub(" ", base).strip().lower()
+
+
+def parse_date(value: str | None) -> tuple[int, int] | None:
+    """(UTC seconds, sender's offset in minutes) from an RFC 5322 date, None if unusable."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        offset = parsed[9] or 0
+        if abs(offset) > 24 * 3600:
+            offset = 0
+        stamp = timegm(parsed[:6]) - offset
+    except (ValueError, OverflowError, TypeError, IndexError):
+        return None
+    if not _MIN_DATE <= stamp < _MAX_DATE:
+        return None
+    return stamp, offset // 60
+
+
+def envelope_date(envelope: str | None) -> tuple[int, int] | None:
+    """The date of an mbox From_ line ("From sender Thu Jan  1 00:00:00 1970"), as UTC."""
+    if not envelope:
+        return None
+    fields = envelope.split()
+    if len(fields) < 7:
+        return None
+    found = parse_date(" ".join(fields[-5:]) + " +0000")
+    # The placeholder date of mboxrd archives (public-inbox) is not a real date.
+    if found is None or found[0] == 0:
+        return None
+    return found
+
+
+class _HTMLText(HTMLParser):
+    """Text of an HTML part, for the text index and for a text view of HTML-only mail."""
+
+    _BLOCK = frozenset(
+        {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "blockquote", "pre", "table", "hr"}
+    )
+    _SKIP = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif tag in self._BLOCK:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self._BLOCK:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.chunks.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from HTML (no markup survives: output is escaped later like any text)."""
+    parser = _HTMLText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):
+        pass
+    lines = [_WS.sub(" ", line).strip() for line in "".join(parser.chunks).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _part_filename(part: Message) -> str | None:
+    name = part.get_param("filename", header="content-disposition")
+    if name is None:
+        name = part.get_param("name")
+    if name is None:
+        return None
+    if isinstance(name, tuple):  # RFC 2231: (charset, language, value)
+        name = email.utils.collapse_rfc2231_value(name)
+    return header_text(name) or None
+
+
+def _extension_for(content_type: str) -> str:
+    return {
+        "text/plain": ".txt",
+        "text/html": ".html",
+        "text/x-diff": ".diff",
+        "text/x-patch": ".patch",
+        "image/png": ".png",
+        "image/jpeg": ".jpg",
+        "image/gif": ".gif",
+        "application/pdf": ".pdf",
+        "message/rfc822": ".eml",
+        "application/pgp-signature": ".asc",
+        "application/zip": ".zip",
+    }.get(content_type, ".bin")
+
+
+def _payload_bytes(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    return b""
+
+
+class _Walk:
+    """Collects the text and the attachments of a message in one pass over its parts."""
+
+    def __init__(self, with_data: bool) -> None:
+        self.with_data = with_data
+        self.texts: list[str] = []
+        self.html: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.problems: list[str] = []
+
+    def run(self, msg: Message) -> None:
+        # An explicit stack, never recursion: a hostile message can nest parts very deeply.
+        stack: list[tuple[Message, bool]] = [(msg, False)]
+        while stack:
+            part, in_alternative = stack.pop()
+            ctype = part.get_content_type()
+            if part.is_multipart():
+                children = part.get_payload()
+                if isinstance(children, list):
+                    alternative = ctype == "multipart/alternative"
+                    stack.extend((child, alternative) for child in reversed(children))
+                continue
+            self._leaf(part, ctype, in_alternative)
+
+    def _leaf(self, part: Message, ctype: str, in_alternative: bool) -> None:
+        filename = _part_filename(part)
+        disposition = (part.get("content-disposition") or "").split(";")[0].strip().lower()
+        inline_text = ctype in ("text/plain", "text/html") and disposition != "attachment"
+        if inline_text and not (ctype == "text/plain" and filename and disposition):
+            data = _payload_bytes(part)
+            text, problem = _bytes_text(data, part.get_content_charset())
+            if problem:
+                self.problems.append(problem)
+            if ctype == "text/html":
+                self.html.append(text)
+            elif not (in_alternative and self.texts and not text.strip()):
+                self.texts.append(text)
+            return
+        if ctype == "message/rfc822" or part.get_content_maintype() == "message":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            data = inner.as_bytes() if isinstance(inner, Message) and self.with_data else b""
+        else:
+            data = _payload_bytes(part) if self.with_data else b""
+        index = len(self.attachments) + 1
+        name = filename or f"part-{index}{_extension_for(ctype)}"
+        cid = midlib.clean(part.get("content-id"))
+        self.attachments.append(Attachment(index, name, ctype, data, cid))
+
+
+def _defect_names(msg: Message) -> tuple[str, ...]:
+    names: list[str] = []
+    for part in msg.walk():
+        for defect in getattr(part, "defects", []):
+            if isinstance(defect, MessageDefect):
+                names.append(type(defect).__name__)
+    return tuple(dict.fromkeys(names))
+
+
+def parse(
+    raw: bytes,
+    digest: str,
+    envelope: str | None = None,
+    *,
+    with_data: bool = False,
+    fast: bool = True,
+) -> ParsedMessage:
+    """Read one message. Never raises for bad mail: damage is reported in the result.
+
+    `digest` (the raw bytes' content hash) makes the Message-ID of a message that has none.
+    `with_data` also decodes attachment bytes (the page build needs them, import does not).
+    `fast` reads a message that is one plain text part without the stdlib's feed parser
+    (most list mail; test_parse checks both paths agree on real lists).
+    """
+    if fast:
+        simple = _simple_text(raw)
+        if simple is not None:
+            headers, text, problem = simple
+            return _result(headers.get, digest, envelope, [text], [], [], [problem], ())
+    try:
+        msg = email.message_from_bytes(raw)
+    except Exception as err:
+        return _unreadable(raw, digest, f"parser failed: {type(err).__name__}: {err}")
+    if not msg.keys() or not _HEADER_START.match(raw):
+        return _unreadable(raw, digest, "no header fields: this is not an email message")
+    try:
+        return _fields(msg, raw, digest, envelope, with_data)
+    except RecursionError:
+        return _unreadable(raw, digest, "parts nested too deeply to read")
+    except Exception as err:
+        return _unreadable(raw, digest, f"cannot read: {type(err).__name__}: {err}")
+
+
+def _fields(
+    msg: Message, raw: bytes, digest: str, envelope: str | None, with_data: bool
+) -> ParsedMessage:
+    walk = _Walk(with_data)
+    walk.run(msg)
+    return _result(
+        msg.get,
+        digest,
+        envelope,
+        walk.texts,
+        walk.html,
+        walk.attachments,
+        walk.problems,
+        _defect_names(msg),
+    )
+
+
+def _result(
+    get: Callable[[str], object],
+    digest: str,
+    envelope: str | None,
+    texts: list[str],
+    html: list[str],
+    attachments: list[Attachment],
+    problems: list[str | None],
+    defects: tuple[str, ...],
+) -> ParsedMessage:
+    """The fields of a message from its header getter and its decoded parts."""
+    found_mid = midlib.clean(header_text(get("message-id")))
+    date_found = parse_date(header_text(get("date"))) or envelope_date(envelope)
+    raw_from = header_text(get("from"))
+    from_name, from_addr = email.utils.parseaddr(raw_from)
+    if not from_name and not from_addr:
+        from_name = raw_from
+    subject = header_text(get("subject"))
+    irt_value = header_text(get("in-reply-to"))
+    refs = midlib.references(header_text(get("references")), irt_value)
+    html_only = not texts and bool(html)
+    if html_only:
+        texts = [html_to_text(h) for h in html]
+    damage = "; ".join(dict.fromkeys(p for p in problems if p)) or None
+    return ParsedMessage(
+        mid=found_mid or midlib.synthetic(digest),
+        mid_synthetic=found_mid is None,
+        date_utc=date_found[0] if date_found else None,
+        tz_offset=date_found[1] if date_found else None,
+        from_name=from_name.strip(),
+        from_addr=from_addr.strip(),
+        subject=subject,
+        subject_base=subject_base(subject),
+        in_reply_to=midlib.clean(irt_value),
+        references=tuple(r for r in refs if r != found_mid),
+        body_text="\n".join(texts),
+        attachments=tuple(attachments),
+        html_only=html_only,
+        damage=damage,
+        defects=defects,
+    )
+
+
+def _simple_text(raw: bytes) -> tuple[dict[str, str], str, str | None] | None:
+    """(headers, text, problem) of a message that is one inline text/plain part; None for
+    anything else (multipart, attachments, odd header lines), which the stdlib then reads."""
+    end = _HEADER_END.search(raw)
+    if end is None:
+        return None
+    head = raw[: end.start()].decode("ascii", "surrogateescape")
+    headers: dict[str, str] = {}
+    for field in _UNFOLD_SPLIT.split(head):
+        name, colon, value = field.partition(":")
+        if not colon or not _HEADER_NAME.match(name):
+            return None
+        headers.setdefault(name.lower(), value.strip(" \t\r\n"))
+    ctype = headers.get("content-type", "text/plain")
+    if ctype.split(";", 1)[0].strip().lower() != "text/plain" or "name" in ctype.lower():
+        return None
+    disposition = headers.get("content-disposition", "inline").lower()
+    if not disposition.startswith("inline") or "name" in disposition:
+        return None
+    body = raw[end.end() :]
+    cte = headers.get("content-transfer-encoding", "").strip().lower()
+    if cte == "base64":
+        try:
+            body = binascii.a2b_base64(body)
+        except binascii.Error:
+            return None
+    elif cte == "quoted-printable":
+        body = quopri.decodestring(body)
+    found = _CHARSET.search(ctype)
+    text, problem = _bytes_text(body, found.group(1) if found else "us-ascii")
+    return headers, text, problem
+
+
+def _unreadable(raw: bytes, digest: str, reason: str) -> ParsedMessage:
+    """A message we cannot read as mail: kept whole, shown as its raw text."""
+    text = _bytes_text(raw, "utf-8")[0]
+    return ParsedMessage(
+        mid=midlib.synthetic(digest),
+        mid_synthetic=True,
+        date_utc=None,
+        tz_offset=None,
+        from_name="",
+        from_addr="",
+        subject="",
+        subject_base="",
+        in_reply_to=None,
+        references=(),
+        body_text=text,
+        damage=reason,
+    )

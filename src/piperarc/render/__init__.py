@@ -1,0 +1,73 @@
+"""Templates: values in, HTML strings out. The only place that makes HTML (autoescaped)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from piperarc import urls
+from piperarc.render import text
+
+
+def environment() -> Environment:
+    """The Jinja2 environment every page is rendered with."""
+    env = Environment(
+        loader=PackageLoader("piperarc", "render/templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["urls"] = urls
+    env.filters["obfuscate"] = text.obfuscate
+    env.filters["sender_date"] = text.sender_date
+    env.filters["short_date"] = text.short_date
+    env.filters["iso_date"] = text.iso_date
+    env.filters["human_size"] = text.human_size
+    env.filters["period_title"] = urls.period_title
+    env.globals["tree_events"] = tree_events
+    return env
+
+
+def tree_events(depths: Sequence[int]) -> Iterator[tuple[str, int]]:
+    """Open/item/close events that turn a flat list with depths into nested lists.
+
+    Yields ("open", 0) for <ul>, ("item", i) for <li> and item i, ("end", 0) for </li> and
+    ("close", 0) for </ul>, so a template nests lists without recursion; a depth never
+    jumps more than one level at a time.
+    """
+    level = -1
+    for index, wanted in enumerate(depths):
+        depth = min(wanted, level + 1)
+        if depth > level:
+            yield ("open", 0)
+        else:
+            yield ("end", 0)
+            while level > depth:
+                yield ("close", 0)
+                yield ("end", 0)
+                level -= 1
+        level = depth
+        yield ("item", index)
+    while level >= 0:
+        yield ("end", 0)
+        yield ("close", 0)
+        level -= 1
+
+
+class Renderer:
+    """Renders the archive's pages from plain values."""
+
+    def __init__(self) -> None:
+        self.env = environment()
+        self._templates = {
+            name: self.env.get_template(f"{name}.html")
+            for name in ("home", "list", "period", "message", "thread")
+        }
+
+    def page(self, name: str, page_path: str, **context: Any) -> str:
+        """Render template `name` for the page at `page_path` (relative to the site root)."""
+        root = "../" * page_path.count("/")
+        return self._templates[name].render(root=root, page_path=page_path, **context)

@@ -1,0 +1,90 @@
+"""Text filters: message bodies to safe HTML, address obfuscation, dates for people.
+
+Every function takes values and returns values; HTML comes out as markupsafe.Markup with
+everything from the mail escaped first.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+from markupsafe import Markup, escape
+
+# Addresses as they appear in bodies and headers (a pragmatic subset of RFC 5322 addr-spec).
+_ADDRESS = re.compile(r"\b([A-Za-z0-9._%+'=-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)\b")
+# URLs in escaped text: stop at whitespace, quotes and angle brackets (escaped as &lt;/&gt;).
+_URL = re.compile(
+    r"\b(?:https?|ftp)://[^\s<>\"']+?(?=(?:[.,;:!?)\]]*(?:\s|&lt;|&gt;|&quot;|$)))", re.IGNORECASE
+)
+_QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
+_SIGNATURE = "-- "
+
+
+def obfuscate(text: str, mode: str) -> str:
+    """Addresses in `text` made unharvestable: "at" writes "jane at example.org" (as
+    Pipermail did), "hide" keeps only "jane@...", "none" leaves them."""
+    if mode == "at":
+        return _ADDRESS.sub(r"\1 at \2", text)
+    if mode == "hide":
+        return _ADDRESS.sub(r"\1@…", text)
+    return text
+
+
+def _link_urls(escaped_line: str) -> str:
+    return _URL.sub(
+        lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener noreferrer">{m.group(0)}</a>',
+        escaped_line,
+    )
+
+
+def body_html(text: str, mode: str) -> Markup:
+    """A plain-text body as HTML: quoted lines set apart in <blockquote>, the signature in
+    its own block, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap)."""
+    escaped = str(escape(obfuscate(text.replace("\r\n", "\n").rstrip("\n"), mode)))
+    out: list[str] = []
+    in_quote = False
+    in_signature = False
+    for line in escaped.split("\n"):
+        quoted = bool(_QUOTED.match(line))
+        if quoted != in_quote and not in_signature:
+            out.append('<blockquote class="quote">' if quoted else "</blockquote>")
+            in_quote = quoted
+        if line == _SIGNATURE and not in_signature:
+            if in_quote:
+                out.append("</blockquote>")
+                in_quote = False
+            out.append('<div class="signature">')
+            in_signature = True
+        out.append(_link_urls(line) + "\n")
+    if in_quote:
+        out.append("</blockquote>")
+    if in_signature:
+        out.append("</div>")
+    return Markup("".join(out))
+
+
+def sender_date(date_utc: int, tz_offset: int) -> str:
+    """The date as the sender wrote it: their local time and offset."""
+    zone = timezone(timedelta(minutes=tz_offset))
+    return datetime.fromtimestamp(date_utc, zone).strftime("%a, %d %b %Y %H:%M:%S %z")
+
+
+def short_date(date_utc: int) -> str:
+    """A compact UTC date for index rows."""
+    return datetime.fromtimestamp(date_utc, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def iso_date(date_utc: int) -> str:
+    """ISO 8601 in UTC, for <time datetime> and JSON."""
+    return datetime.fromtimestamp(date_utc, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_size(size: int) -> str:
+    """1536 → "1.5 KB"."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"

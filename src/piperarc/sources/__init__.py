@@ -1,0 +1,65 @@
+"""Readers that yield raw messages from mbox files, Maildirs, single messages and stdin.
+
+Readers never parse and never write: they hand out bytes (and the mbox envelope line) and
+say where each message came from, so a problem can name its file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from piperarc.errors import SourceError
+from piperarc.sources import eml, maildir, mbox
+from piperarc.sources.raw import Progress, RawMail
+
+__all__ = ["FORMATS", "RawMail", "detect", "read_source"]
+
+FORMATS = ("mbox", "mboxrd", "mboxo", "maildir", "eml")
+
+
+def detect(path: Path) -> str:
+    """The kind of mail source at `path`, from what it holds (not only its name)."""
+    if path.is_dir():
+        if (path / "cur").is_dir() or (path / "new").is_dir():
+            return "maildir"
+        raise SourceError("a folder that is not a Maildir (it has no cur/ or new/ inside)", path)
+    if not path.exists():
+        raise SourceError("no such file or folder", path)
+    try:
+        with path.open("rb") as disk, mbox.open_maybe_compressed(path, disk) as fh:
+            head = fh.read(4096)
+    except OSError as err:
+        raise SourceError(f"cannot read: {err.strerror or err}", path) from err
+    except EOFError as err:
+        raise SourceError(f"compressed file is cut short: {err}", path) from err
+    if head.startswith(b"From "):
+        return "mbox"
+    if path.suffix.lower() == ".eml" or eml.looks_like_message(head):
+        return "eml"
+    first = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    raise SourceError(
+        f"not an mbox, Maildir or message (it starts with {first!r}, not a 'From ' line "
+        "or a header); use --format to say what it is",
+        path,
+    )
+
+
+def read_source(
+    path: Path, fmt: str | None = None, progress: Progress | None = None
+) -> Iterator[RawMail]:
+    """Every message at `path`. Raises SourceError (after yielding what it could) on bad input."""
+    kind = fmt or detect(path)
+    if kind in ("mbox", "mboxrd", "mboxo"):
+        return mbox.read_messages(path, "mboxo" if kind == "mboxo" else "mboxrd", progress)
+    if kind == "maildir":
+        return maildir.read_messages(path, progress)
+    if kind == "eml":
+        return eml.read_file(path)
+    raise SourceError(f"unknown format {kind!r} (choose from {', '.join(FORMATS)})", path)
+
+
+def read_stdin(stream: BinaryIO) -> Iterator[RawMail]:
+    """One message on standard input (an mbox From_ line before it is allowed)."""
+    yield eml.from_bytes(stream.read(), "<stdin>")

@@ -1,0 +1,79 @@
+"""The Store protocol: what every backend offers, named for reads and writes apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from piperarc.model import NewMessage, StoredMessage, Summary, ThreadPlacement
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What the store did with one offered message."""
+
+    status: Literal["new", "duplicate"]
+    num: int  # the new number, or the number of the copy already stored
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListStats:
+    """The numbers `piperarc stats` prints for a list."""
+
+    messages: int
+    threads: int
+    damaged: int
+    duplicates: int
+    first: int | None
+    last: int | None
+
+
+class Store(Protocol):
+    """A list archive's storage. Writes are transactional; numbers and keys, once given,
+    never change."""
+
+    # -- writes --
+    def ensure_list(self, list_name: str) -> None:
+        """Create the list's row if it is new."""
+
+    def add_messages(
+        self, list_name: str, batch: Sequence[NewMessage], archived_at: int
+    ) -> list[AddResult]:
+        """Store each message of `batch` unless an identical copy is stored; one transaction."""
+
+    def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
+        """Record where threading put each message."""
+
+    # -- reads --
+    def list_names(self) -> list[str]:
+        """The lists that have a row in the store."""
+
+    def summaries(self, list_name: str) -> list[Summary]:
+        """A small row per message of the list, in number order."""
+
+    def message(self, list_name: str, num: int) -> StoredMessage:
+        """One message's stored fields; NotFoundError if absent."""
+
+    def messages_by_mid(self, list_name: str, mid: str) -> list[StoredMessage]:
+        """Every message of the list with this Message-ID, first archived first."""
+
+    def thread_messages(self, list_name: str, thread_key: str) -> list[tuple[StoredMessage, bytes]]:
+        """Every message of a thread with its raw bytes, in thread order."""
+
+    def raw(self, list_name: str, num: int) -> bytes:
+        """One message's raw bytes, exactly as they came in."""
+
+    def iter_raw(
+        self,
+        list_name: str,
+        nums: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, str | None, bytes]]:
+        """(num, envelope line, raw bytes) for the given messages (all when None), in order."""
+
+    def stats(self, list_name: str) -> ListStats:
+        """The list's counts and date range."""
+
+    def close(self) -> None:
+        """Release the connection."""

@@ -1,0 +1,369 @@
+"""The SQLite store: the embedded default. One file, WAL mode, versioned migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from piperarc import mid as midlib
+from piperarc.errors import NotFoundError, StoreError
+from piperarc.model import NewMessage, StoredMessage, Summary, ThreadPlacement
+from piperarc.store.base import AddResult, ListStats
+
+# Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a released
+# entry: append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE lists (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        next_num INTEGER NOT NULL DEFAULT 1,
+        duplicates INTEGER NOT NULL DEFAULT 0      -- identical copies skipped, ever
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        num INTEGER NOT NULL,                      -- fixed at first archiving
+        key TEXT NOT NULL,                         -- URL key, fixed at first archiving
+        mid TEXT NOT NULL,
+        mid_synthetic INTEGER NOT NULL,
+        digest TEXT NOT NULL,                      -- sha256 of raw (CRLF as LF)
+        date_utc INTEGER NOT NULL,
+        tz_offset INTEGER NOT NULL,
+        date_source TEXT NOT NULL,                 -- date, envelope or archived
+        from_name TEXT NOT NULL,
+        from_addr TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        subject_base TEXT NOT NULL,
+        in_reply_to TEXT,
+        refs TEXT NOT NULL,                        -- Message-IDs, oldest first, one per line
+        attachments INTEGER NOT NULL,
+        damage TEXT,
+        size INTEGER NOT NULL,
+        envelope TEXT,
+        archived_at INTEGER NOT NULL,
+        thread_key TEXT NOT NULL DEFAULT '',
+        parent_num INTEGER,
+        depth INTEGER NOT NULL DEFAULT 0,
+        thread_pos INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (list_id, num),
+        UNIQUE (list_id, key),
+        UNIQUE (list_id, digest)
+    );
+    CREATE INDEX messages_by_mid ON messages (list_id, mid);
+    CREATE INDEX messages_by_date ON messages (list_id, date_utc);
+    CREATE INDEX messages_by_thread ON messages (list_id, thread_key, thread_pos);
+    CREATE TABLE contents (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+        raw BLOB NOT NULL,                         -- zlib-compressed original bytes
+        body_text TEXT NOT NULL
+    );
+    """,
+)
+
+_STORED_COLUMNS = (
+    "m.num, m.key, m.mid, m.mid_synthetic, m.date_utc, m.tz_offset, m.date_source, "
+    "m.from_name, m.from_addr, m.subject, m.subject_base, m.in_reply_to, m.refs, c.body_text, "
+    "m.attachments, m.damage, m.digest, m.size, m.envelope, m.archived_at, m.thread_key, "
+    "m.parent_num, m.depth, m.thread_pos"
+)
+
+
+def _refs(text: str) -> tuple[str, ...]:
+    return tuple(text.split("\n")) if text else ()
+
+
+class SQLiteStore:
+    """Store on one SQLite file. Safe for one writer and many readers at once (WAL)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                self.db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self._migrate()
+            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open the database: {err}", path) from err
+        self._list_ids: dict[str, int] = {}
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the database is at schema version {version}, newer than this piperarc "
+                f"knows ({len(MIGRATIONS)}): upgrade piperarc",
+                self.path,
+            )
+        for number in range(version, len(MIGRATIONS)):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executescript(f"{MIGRATIONS[number]}; PRAGMA user_version={number + 1};")
+            except sqlite3.Error:
+                self.db.execute("ROLLBACK")
+                raise
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _list_id(self, list_name: str) -> int:
+        found = self._list_ids.get(list_name)
+        if found is None:
+            row = self.db.execute("SELECT id FROM lists WHERE name = ?", (list_name,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"the list {list_name!r} has no messages yet")
+            found = self._list_ids[list_name] = row[0]
+        return found
+
+    # -- writes --
+    def ensure_list(self, list_name: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO lists (name) VALUES (?)", (list_name,))
+
+    def add_messages(
+        self, list_name: str, batch: Sequence[NewMessage], archived_at: int
+    ) -> list[AddResult]:
+        results: list[AddResult] = []
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            list_id = self._list_id(list_name)
+            next_num = db.execute("SELECT next_num FROM lists WHERE id = ?", (list_id,)).fetchone()[
+                0
+            ]
+            duplicates = 0
+            for new in batch:
+                same = db.execute(
+                    "SELECT num, key FROM messages WHERE list_id = ? AND digest = ?",
+                    (list_id, new.digest),
+                ).fetchone()
+                if same is not None:
+                    duplicates += 1
+                    results.append(AddResult("duplicate", same[0], same[1]))
+                    continue
+                parsed = new.parsed
+                key = midlib.url_key(parsed.mid)
+                suffix = 1
+                base_key = key
+                while db.execute(
+                    "SELECT 1 FROM messages WHERE list_id = ? AND key = ?", (list_id, key)
+                ).fetchone():
+                    suffix += 1
+                    key = f"{base_key}-{suffix}"
+                date_source = "date"
+                date_utc, tz_offset = parsed.date_utc, parsed.tz_offset
+                if date_utc is None:
+                    date_utc, tz_offset, date_source = archived_at, 0, "archived"
+                cursor = db.execute(
+                    "INSERT INTO messages (list_id, num, key, mid, mid_synthetic, digest, "
+                    "date_utc, tz_offset, date_source, from_name, from_addr, subject, "
+                    "subject_base, in_reply_to, refs, attachments, damage, size, envelope, "
+                    "archived_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        list_id,
+                        next_num,
+                        key,
+                        parsed.mid,
+                        parsed.mid_synthetic,
+                        new.digest,
+                        date_utc,
+                        tz_offset or 0,
+                        date_source,
+                        parsed.from_name,
+                        parsed.from_addr,
+                        parsed.subject,
+                        parsed.subject_base,
+                        parsed.in_reply_to,
+                        "\n".join(parsed.references),
+                        len(parsed.attachments),
+                        parsed.damage,
+                        len(new.raw),
+                        new.envelope,
+                        archived_at,
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO contents (message_id, raw, body_text) VALUES (?,?,?)",
+                    (cursor.lastrowid, zlib.compress(new.raw, 6), parsed.body_text),
+                )
+                results.append(AddResult("new", next_num, key))
+                next_num += 1
+            db.execute(
+                "UPDATE lists SET next_num = ?, duplicates = duplicates + ? WHERE id = ?",
+                (next_num, duplicates, list_id),
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot store messages: {err}", self.path) from err
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return results
+
+    def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
+        list_id = self._list_id(list_name)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "UPDATE messages SET thread_key = ?, parent_num = ?, depth = ?, thread_pos = ? "
+                "WHERE list_id = ? AND num = ?",
+                (
+                    (p.thread_key, p.parent_num, p.depth, p.thread_pos, list_id, p.num)
+                    for p in placements
+                ),
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise StoreError(f"cannot store threads: {err}", self.path) from err
+
+    # -- reads --
+    def list_names(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT name FROM lists ORDER BY name")]
+
+    def summaries(self, list_name: str) -> list[Summary]:
+        list_id = self._list_id(list_name)
+        rows = self.db.execute(
+            "SELECT num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, "
+            "subject_base, refs, damage IS NOT NULL, attachments > 0, thread_key, parent_num, "
+            "depth, thread_pos FROM messages WHERE list_id = ? ORDER BY num",
+            (list_id,),
+        )
+        return [
+            Summary(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                _refs(r[9]),
+                bool(r[10]),
+                bool(r[11]),
+                r[12],
+                r[13],
+                r[14],
+                r[15],
+            )
+            for r in rows
+        ]
+
+    def _stored(self, list_name: str, row: tuple[object, ...]) -> StoredMessage:
+        r = row
+        return StoredMessage(
+            list_name,
+            r[0],
+            r[1],
+            r[2],
+            bool(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],  # type: ignore[arg-type]
+            r[10],
+            r[11],
+            _refs(str(r[12])),
+            r[13],
+            bool(r[14]),
+            r[15],
+            r[16],
+            r[17],
+            r[18],  # type: ignore[arg-type]
+            r[19],
+            r[20],
+            r[21],
+            r[22],
+            r[23],
+        )  # type: ignore[arg-type]
+
+    def message(self, list_name: str, num: int) -> StoredMessage:
+        row = self.db.execute(
+            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = ? AND m.num = ?",
+            (self._list_id(list_name), num),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no message number {num} in list {list_name!r}")
+        return self._stored(list_name, row)
+
+    def messages_by_mid(self, list_name: str, mid: str) -> list[StoredMessage]:
+        rows = self.db.execute(
+            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = ? AND m.mid = ? ORDER BY m.num",
+            (self._list_id(list_name), mid),
+        ).fetchall()
+        return [self._stored(list_name, row) for row in rows]
+
+    def thread_messages(self, list_name: str, thread_key: str) -> list[tuple[StoredMessage, bytes]]:
+        rows = self.db.execute(
+            f"SELECT {_STORED_COLUMNS}, c.raw FROM messages m "
+            "JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = ? AND m.thread_key = ? ORDER BY m.thread_pos",
+            (self._list_id(list_name), thread_key),
+        ).fetchall()
+        return [(self._stored(list_name, row), zlib.decompress(row[-1])) for row in rows]
+
+    def raw(self, list_name: str, num: int) -> bytes:
+        row = self.db.execute(
+            "SELECT c.raw FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = ? AND m.num = ?",
+            (self._list_id(list_name), num),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no message number {num} in list {list_name!r}")
+        return zlib.decompress(row[0])
+
+    def iter_raw(
+        self,
+        list_name: str,
+        nums: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, str | None, bytes]]:
+        list_id = self._list_id(list_name)
+        query = (
+            "SELECT m.num, m.envelope, c.raw FROM messages m "
+            "JOIN contents c ON c.message_id = m.id WHERE m.list_id = ?"
+        )
+        if nums is None:
+            for num, envelope, data in self.db.execute(query + " ORDER BY m.num", (list_id,)):
+                yield num, envelope, zlib.decompress(data)
+            return
+        for start in range(0, len(nums), 500):
+            chunk = list(nums[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = {
+                r[0]: r
+                for r in self.db.execute(f"{query} AND m.num IN ({marks})", (list_id, *chunk))
+            }
+            for num in chunk:
+                if num in rows:
+                    yield num, rows[num][1], zlib.decompress(rows[num][2])
+
+    def stats(self, list_name: str) -> ListStats:
+        list_id = self._list_id(list_name)
+        row = self.db.execute(
+            "SELECT count(*), count(DISTINCT thread_key), count(damage), min(date_utc), "
+            "max(date_utc) FROM messages WHERE list_id = ?",
+            (list_id,),
+        ).fetchone()
+        duplicates = self.db.execute(
+            "SELECT duplicates FROM lists WHERE id = ?", (list_id,)
+        ).fetchone()[0]
+        return ListStats(row[0], row[1], row[2], duplicates, row[3], row[4])

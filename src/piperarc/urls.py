@@ -1,0 +1,142 @@
+"""Every URL of the archive is built here and only here.
+
+All paths are relative to the site root and end in a file name, so a built archive works
+from any web server, any sub-path, a CDN or straight from disk (file://).
+
+    index.html                         the archive's home: its lists
+    NAME/index.html                    a list's home: periods, newest first
+    NAME/PERIOD/{thread,date,subject,author}.html   the four Pipermail views of a period
+    NAME/PERIOD.mbox.gz                the period's messages as mboxrd
+    NAME/m/KEY.html                    a message (KEY: mid.url_key, fixed at first archiving)
+    NAME/m/KEY.eml                     the message's raw bytes
+    NAME/m/KEY/N-FILENAME              its attachments
+    NAME/t/KEY.html                    a whole thread (KEY: its first message's key)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+VIEWS = ("thread", "date", "subject", "author")
+# Extensions a web server may serve as a document that runs script (or as one that
+# embeds script): such attachments are saved under an extra, inert extension.
+_ACTIVE_EXTENSIONS = frozenset(
+    {
+        "html",
+        "htm",
+        "xhtml",
+        "xht",
+        "shtml",
+        "svg",
+        "svgz",
+        "xml",
+        "xsl",
+        "xslt",
+        "js",
+        "mjs",
+        "php",
+        "phtml",
+        "cgi",
+        "pl",
+        "asp",
+        "aspx",
+        "jsp",
+        "swf",
+        "hta",
+        "mht",
+        "mhtml",
+        "rdf",
+    }
+)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.IGNORECASE)
+
+
+def period_of(date_utc: int, period: str) -> str:
+    """The period key a date falls in: 2023-01 (month), 2023 (year), 2023-Q1, 2023-W05."""
+    when = datetime.fromtimestamp(date_utc, UTC)
+    if period == "year":
+        return f"{when.year:04d}"
+    if period == "quarter":
+        return f"{when.year:04d}-Q{(when.month - 1) // 3 + 1}"
+    if period == "week":
+        year, week, _ = when.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+def period_title(key: str) -> str:
+    """A period key as people say it: "January 2023", "2023, 1st quarter", "2023, week 5"."""
+    if "-Q" in key:
+        year, quarter = key.split("-Q")
+        return f"{year}, quarter {quarter}"
+    if "-W" in key:
+        year, week = key.split("-W")
+        return f"{year}, week {int(week)}"
+    if "-" in key:
+        year, month = key.split("-")
+        return datetime(int(year), int(month), 1).strftime("%B %Y")
+    return key
+
+
+def home() -> str:
+    return "index.html"
+
+
+def list_home(list_name: str) -> str:
+    return f"{list_name}/index.html"
+
+
+def period_view(list_name: str, period: str, view: str) -> str:
+    return f"{list_name}/{period}/{view}.html"
+
+
+def period_mbox(list_name: str, period: str) -> str:
+    return f"{list_name}/{period}.mbox.gz"
+
+
+def message(list_name: str, key: str) -> str:
+    return f"{list_name}/m/{key}.html"
+
+
+def message_raw(list_name: str, key: str) -> str:
+    return f"{list_name}/m/{key}.eml"
+
+
+def thread(list_name: str, thread_key: str) -> str:
+    return f"{list_name}/t/{thread_key}.html"
+
+
+def stylesheet() -> str:
+    return "piperarc.css"
+
+
+def safe_filename(name: str, index: int) -> str:
+    """A file name for an attachment that cannot leave its folder or run as a document.
+
+    Path separators, "..", NUL and control characters, Windows' reserved names and
+    over-long names are neutralized; an active extension (.html, .svg, ...) gets ".txt"
+    appended so that web servers serve the file as inert text. The real name is shown on
+    the message page.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip("._") or f"part-{index}"
+    if _WINDOWS_RESERVED.match(base):
+        base = f"_{base}"
+    stem, dot, ext = base.rpartition(".")
+    if len(base) > 100:
+        base = (stem[:80] + "." + ext[:16]) if dot else base[:100]
+    if dot and ext.lower() in _ACTIVE_EXTENSIONS:
+        base += ".txt"
+    return base
+
+
+def attachment(list_name: str, key: str, index: int, filename: str) -> str:
+    return f"{list_name}/m/{key}/{index}-{safe_filename(filename, index)}"
+
+
+def relative(from_page: str, target: str) -> str:
+    """`target` as a link from the page at `from_page` (both relative to the site root)."""
+    depth = from_page.count("/")
+    return "../" * depth + target
