@@ -260,11 +260,11 @@ def stats(archive: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"lists": result}, indent=None))
         return
-    for name, s in result.items():
+    for name, row in result.items():
         click.echo(
-            f"{name}: {s['messages']} messages, {s['threads']} threads, "
-            f"{s['damaged']} damaged, {s['duplicates']} duplicates skipped, "
-            f"{s['first'] or '-'} to {s['last'] or '-'}"
+            f"{name}: {row['messages']} messages, {row['threads']} threads, "
+            f"{row['damaged']} damaged, {row['duplicates']} duplicates skipped, "
+            f"{row['first'] or '-'} to {row['last'] or '-'}"
         )
 
 

@@ -17,7 +17,7 @@ import email.utils
 import quopri
 import re
 from calendar import timegm
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.errors import MessageDefect
 from email.message import Message
 from html.parser import HTMLParser
@@ -26,18 +26,13 @@ from charset_normalizer import from_bytes
 
 from piperarc import mid as midlib
 from piperarc.model import Attachment, ParsedMessage
+from piperarc.subjects import subject_base
 
 # Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
 _MIN_DATE = 0  # 1970-01-01
 _MAX_DATE = 4102444800  # 2100-01-01
 _ENCODED_WORD = "=?"
 _WS = re.compile(r"\s+")
-# A list tag such as "[linux-man]" and the reply/forward prefixes of many languages
-# (Re, Fwd, Fw, AW/WG German, SV Nordic, Antw Dutch, RE[2] and Re^2 counters).
-_SUBJECT_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{1,40}\]\s*|(?:re|fwd?|aw|wg|sv|antw|vs|ref|tr)(?:\[\d+\]|\^\d+)?\s*:\s*)",
-    re.IGNORECASE,
-)
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _UNFOLD_SPLIT = re.compile(r"\r?\n(?![ \t])")
@@ -93,17 +88,6 @@ def header_text(value: object) -> str:
         except (ValueError, LookupError, AssertionError, IndexError):
             pass
     return _WS.sub(" ", text).strip()
-
-
-def subject_base(subject: str) -> str:
-    """The subject for sorting and for JWZ's grouping: no list tag, no Re:/Fwd:, lower case."""
-    base = subject
-    while True:
-        stripped = _SUBJECT_PREFIX.sub("", base, count=1)
-        if stripped == base:
-            break
-        base = stripped
-    return _WS.sub(" ", base).strip().lower()
 
 
 def parse_date(value: str | None) -> tuple[int, int] | None:
@@ -239,7 +223,11 @@ class _Walk:
                 children = part.get_payload()
                 if isinstance(children, list):
                     alternative = ctype == "multipart/alternative"
-                    stack.extend((child, alternative) for child in reversed(children))
+                    stack.extend(
+                        (child, alternative)
+                        for child in reversed(children)
+                        if isinstance(child, Message)
+                    )
                 continue
             self._leaf(part, ctype, in_alternative)
 
@@ -336,7 +324,7 @@ def _result(
     texts: list[str],
     html: list[str],
     attachments: list[Attachment],
-    problems: list[str | None],
+    problems: Sequence[str | None],
     defects: tuple[str, ...],
 ) -> ParsedMessage:
     """The fields of a message from its header getter and its decoded parts."""

@@ -131,6 +131,11 @@ def _attachments_of(msg: StoredMessage, raw: bytes) -> list[dict[str, Any]]:
     ]
 
 
+def summary_depth(entry: dict[str, Any]) -> int:
+    msg: StoredMessage = entry["msg"]
+    return msg.depth
+
+
 class _ThreadRenderer:
     """Renders the message pages and the thread page of threads (in a worker or inline)."""
 
@@ -194,7 +199,7 @@ class _ThreadRenderer:
                         lst=lst,
                         first=entries[0]["msg"],
                         entries=entries,
-                        depths=[e["msg"].depth for e in entries],
+                        depths=[summary_depth(e) for e in entries],
                     ),
                 )
                 pages += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from piperarc.model import Summary, ThreadPlacement
+from piperarc.subjects import is_reply
 
 
 class _Container:
@@ -43,10 +44,6 @@ def _unlink(child: _Container) -> None:
     if child.parent is not None:
         child.parent.children.remove(child)
         child.parent = None
-
-
-def _is_reply(summary: Summary) -> bool:
-    return summary.subject_base != summary.subject.strip().lower()
 
 
 def _build_table(summaries: Iterable[Summary]) -> dict[str, _Container]:
@@ -117,7 +114,7 @@ def _subject_of(container: _Container) -> tuple[str, bool]:
         summary = container.children[0].summary
     if summary is None:
         return "", False
-    return summary.subject_base, _is_reply(summary)
+    return summary.subject_base, is_reply(summary.subject)
 
 
 def _group_by_subject(roots: list[_Container]) -> list[_Container]:

@@ -28,12 +28,9 @@ def detect(path: Path) -> str:
     if not path.exists():
         raise SourceError("no such file or folder", path)
     try:
-        with path.open("rb") as disk, mbox.open_maybe_compressed(path, disk) as fh:
-            head = fh.read(4096)
+        head = mbox.peek(path)
     except OSError as err:
         raise SourceError(f"cannot read: {err.strerror or err}", path) from err
-    except EOFError as err:
-        raise SourceError(f"compressed file is cut short: {err}", path) from err
     if head.startswith(b"From "):
         return "mbox"
     if path.suffix.lower() == ".eml" or eml.looks_like_message(head):

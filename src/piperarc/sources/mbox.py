@@ -15,15 +15,34 @@ import io
 import lzma
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from piperarc.errors import SourceError, TruncatedSourceError
 from piperarc.sources.raw import Progress, RawMail
 
 _MBOXRD_QUOTED = re.compile(rb"^>+From ")
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def peek(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of the file's content, decompressed; works on a cut-short file too."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    decompressors: dict[bytes, Callable[[], Any]] = {
+        b"\x1f\x8b": lambda: zlib.decompressobj(wbits=31),
+        b"BZh": bz2.BZ2Decompressor,
+        b"\xfd7zXZ\x00": lzma.LZMADecompressor,
+    }
+    for magic, make in decompressors.items():
+        if head.startswith(magic):
+            try:
+                data: bytes = make().decompress(head)
+                return data[:size]
+            except (OSError, EOFError, lzma.LZMAError, zlib.error):
+                return b""
+    return head[:size]
 
 
 def open_maybe_compressed(path: Path, disk: BinaryIO | None = None) -> BinaryIO:
@@ -37,8 +56,28 @@ def open_maybe_compressed(path: Path, disk: BinaryIO | None = None) -> BinaryIO:
     for magic, opener in _MAGIC:
         if head.startswith(magic):
             # The decompressors' own readline is pure Python; a buffer over them is C.
-            return io.BufferedReader(opener(source, "rb"), 1 << 20)
+            return io.BufferedReader(_Read1(opener(source, "rb")), 1 << 20)  # type: ignore[arg-type]
     return source
+
+
+class _Read1(io.RawIOBase):
+    """A raw stream over a decompressor that hands out what it has (read1), so that when
+    the compressed file is cut short, every byte before the cut is still read."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.inner.read1(len(buffer))  # type: ignore[attr-defined]
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
 
 
 def _finish(lines: list[bytes]) -> bytes:

@@ -121,7 +121,7 @@ def sample_messages() -> list[bytes]:
         attach = ("apollo-report.txt", b"1202 alarm: executive overflow\n") if t == 3 else None
         root_msg = _message(root, subject, t % len(AUTHORS), root_when, body, attachment=attach)
         replies = []
-        parent, ancestors = root, ()
+        parent, ancestors = root, tuple[int, ...]()
         for r in range(1, 4 + t % 3):
             number += 1
             when = root_when + timedelta(hours=5 * r, minutes=7 * r)

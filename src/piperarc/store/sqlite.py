@@ -6,6 +6,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from piperarc import mid as midlib
 from piperarc.errors import NotFoundError, StoreError
@@ -127,7 +128,10 @@ class SQLiteStore:
 
     # -- writes --
     def ensure_list(self, list_name: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO lists (name) VALUES (?)", (list_name,))
+        try:
+            self.db.execute("INSERT OR IGNORE INTO lists (name) VALUES (?)", (list_name,))
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot add the list {list_name!r}: {err}", self.path) from err
 
     def add_messages(
         self, list_name: str, batch: Sequence[NewMessage], archived_at: int
@@ -264,7 +268,7 @@ class SQLiteStore:
             for r in rows
         ]
 
-    def _stored(self, list_name: str, row: tuple[object, ...]) -> StoredMessage:
+    def _stored(self, list_name: str, row: Any) -> StoredMessage:
         r = row
         return StoredMessage(
             list_name,
@@ -277,7 +281,7 @@ class SQLiteStore:
             r[6],
             r[7],
             r[8],
-            r[9],  # type: ignore[arg-type]
+            r[9],
             r[10],
             r[11],
             _refs(str(r[12])),
@@ -286,13 +290,13 @@ class SQLiteStore:
             r[15],
             r[16],
             r[17],
-            r[18],  # type: ignore[arg-type]
+            r[18],
             r[19],
             r[20],
             r[21],
             r[22],
             r[23],
-        )  # type: ignore[arg-type]
+        )
 
     def message(self, list_name: str, num: int) -> StoredMessage:
         row = self.db.execute(

@@ -1,0 +1,102 @@
+"""Readers: mbox (plain and compressed, mboxrd and mboxo), Maildir, .eml, detection."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+from pathlib import Path
+
+import pytest
+
+from piperarc.errors import SourceError, TruncatedSourceError
+from piperarc.sources import detect, read_source
+
+TWO = (
+    b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nline\n>From the top\n\n"
+    b"From c@d Tue Jan  2 00:00:00 2024\nSubject: two\n\n>>From quoted twice\n\n"
+)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_an_mbox_yields_each_message_without_its_envelope_or_separator(tmp_path: Path) -> None:
+    mails = list(read_source(_write(tmp_path / "list.mbox", TWO)))
+    assert [m.raw for m in mails] == [
+        b"Subject: one\n\nline\nFrom the top\n",
+        b"Subject: two\n\n>From quoted twice\n",
+    ]
+    assert mails[0].envelope == "From a@b Mon Jan  1 00:00:00 2024"
+
+
+def test_mboxo_unquotes_only_a_single_quote(tmp_path: Path) -> None:
+    mails = list(read_source(_write(tmp_path / "list.mbox", TWO), "mboxo"))
+    assert mails[1].raw == b"Subject: two\n\n>>From quoted twice\n"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "compress"), [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)]
+)
+def test_compressed_mboxes_are_read_by_their_content(
+    tmp_path: Path, suffix: str, compress: object
+) -> None:
+    path = _write(tmp_path / f"list{suffix}", compress(TWO))  # type: ignore[operator]
+    assert detect(path) == "mbox"
+    assert len(list(read_source(path))) == 2
+
+
+def test_a_truncated_xz_mbox_keeps_the_messages_before_the_cut(tmp_path: Path) -> None:
+    # Random bodies, so that half of the compressed file is half of the messages.
+    messages = b"".join(
+        b"From a@b Mon Jan  1 00:00:00 2024\nSubject: %d\n\n%s\n\n"
+        % (i, os.urandom(300).hex().encode())
+        for i in range(300)
+    )
+    data = lzma.compress(messages)
+    path = _write(tmp_path / "cut.mbox.xz", data[: len(data) // 2])
+    got = []
+    with pytest.raises(TruncatedSourceError) as err:
+        got.extend(read_source(path))
+    assert 100 < len(got) < 300  # what came before the cut
+    assert "cut short" in str(err.value) and "cut.mbox.xz" in str(err.value)
+
+
+def test_a_file_that_is_not_mail_is_refused_with_its_name(tmp_path: Path) -> None:
+    path = _write(tmp_path / "notes.txt", b"just some notes\nnot mail\n")
+    with pytest.raises(SourceError, match=r"notes\.txt: not an mbox"):
+        detect(path)
+
+
+def test_a_folder_with_cur_and_new_is_a_maildir(tmp_path: Path) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "md" / sub).mkdir(parents=True)
+    _write(tmp_path / "md" / "new" / "1.host", b"Subject: new\n\nx\n")
+    _write(tmp_path / "md" / "cur" / "2.host:2,S", b"Subject: seen\n\ny\n")
+    _write(tmp_path / "md" / "tmp" / "3.host", b"Subject: in progress\n\nz\n")
+    assert detect(tmp_path / "md") == "maildir"
+    assert [m.raw.split(b"\n")[0] for m in read_source(tmp_path / "md")] == [
+        b"Subject: new",
+        b"Subject: seen",
+    ]
+
+
+def test_an_eml_with_an_envelope_line_keeps_the_line_apart(tmp_path: Path) -> None:
+    path = _write(tmp_path / "one.eml", b"From x@y Mon Jan  1 00:00:00 2024\nSubject: a\n\nb\n")
+    assert detect(path) == "mbox"  # it starts with a From_ line: an mbox of one
+    (mail,) = read_source(path, "eml")
+    assert (mail.envelope, mail.raw) == ("From x@y Mon Jan  1 00:00:00 2024", b"Subject: a\n\nb\n")
+
+
+def test_crlf_messages_are_kept_byte_exact(tmp_path: Path) -> None:
+    raw = b"Subject: a\r\nFrom: x@y\r\n\r\nbody\r\n"
+    (mail,) = read_source(_write(tmp_path / "crlf.eml", raw))
+    assert mail.raw == raw
+
+
+def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        detect(tmp_path / "nowhere.mbox")

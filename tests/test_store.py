@@ -1,0 +1,100 @@
+"""The storage contract: numbers and keys fixed at first archiving, duplicates stored once,
+raw bytes kept exactly. Runs on every backend (SQLite today)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from piperarc import deliver
+from piperarc.errors import NotFoundError, StoreError
+from piperarc.model import NewMessage
+from piperarc.sources import RawMail
+from piperarc.store import Store, open_store
+from piperarc.store.sqlite import MIGRATIONS
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(tmp_path / "archive.sqlite3")
+    opened.ensure_list("salon")
+    yield opened
+    opened.close()
+
+
+def _new(raw: bytes) -> NewMessage:
+    return deliver.prepare(RawMail(raw, None, "test"))
+
+
+def _mail(n: int, mid: str | None = None, extra: str = "") -> bytes:
+    mid_line = f"Message-ID: <{mid or f'm{n}@x'}>\n" if mid != "" else ""
+    return (
+        f"From: a@x\nSubject: s{n}\nDate: Mon, 1 Jan 2024 00:0{n % 10}:00 +0000\n"
+        f"{mid_line}\nbody {n}{extra}\n"
+    ).encode()
+
+
+def test_numbers_are_given_in_arrival_order_from_one(store: Store) -> None:
+    results = store.add_messages("salon", [_new(_mail(1)), _new(_mail(2))], 0)
+    assert [(r.status, r.num) for r in results] == [("new", 1), ("new", 2)]
+
+
+def test_an_identical_copy_is_stored_once_and_counted(store: Store) -> None:
+    store.add_messages("salon", [_new(_mail(1))], 0)
+    again = store.add_messages("salon", [_new(_mail(1)), _new(_mail(1))], 0)
+    assert [r.status for r in again] == ["duplicate", "duplicate"]
+    assert store.stats("salon").messages == 1
+    assert store.stats("salon").duplicates == 2
+
+
+def test_the_same_message_with_crlf_line_ends_is_a_duplicate(store: Store) -> None:
+    store.add_messages("salon", [_new(_mail(1))], 0)
+    crlf = store.add_messages("salon", [_new(_mail(1).replace(b"\n", b"\r\n"))], 0)
+    assert crlf[0].status == "duplicate"
+
+
+def test_two_different_messages_sharing_a_message_id_are_both_kept(store: Store) -> None:
+    results = store.add_messages("salon", [_new(_mail(1, "same@x")), _new(_mail(2, "same@x"))], 0)
+    assert [r.status for r in results] == ["new", "new"]
+    assert results[0].key != results[1].key
+    assert results[1].key == f"{results[0].key}-2"
+    assert [m.num for m in store.messages_by_mid("salon", "same@x")] == [1, 2]
+
+
+def test_raw_bytes_come_back_exactly(store: Store) -> None:
+    raw = _mail(1) + b"\x00\xff\r\n trailing spaces   \n\n\n"
+    store.add_messages("salon", [_new(raw)], 0)
+    assert store.raw("salon", 1) == raw
+
+
+def test_a_message_without_a_date_is_dated_when_archived(store: Store) -> None:
+    store.add_messages("salon", [_new(b"From: a@x\nSubject: undated\n\nx\n")], 1700000000)
+    msg = store.message("salon", 1)
+    assert (msg.date_utc, msg.date_source) == (1700000000, "archived")
+
+
+def test_asking_for_a_missing_message_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.message("salon", 99)
+
+
+def test_a_reader_cannot_write(tmp_path: Path) -> None:
+    open_store(tmp_path / "a.sqlite3").close()
+    reader = open_store(tmp_path / "a.sqlite3", readonly=True)
+    with pytest.raises(StoreError):
+        reader.ensure_list("x")
+    reader.close()
+
+
+def test_a_database_from_a_newer_piperarc_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    open_store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        open_store(path)
