@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
+import os
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,24 @@ def test_demo_builds_an_archive_a_newcomer_can_open(run: Run, tmp_path: Path) ->
     assert result.exit_code == 0
     assert (tmp_path / "demo" / "site" / "index.html").is_file()
     assert result.stdout.strip().splitlines()[-1].startswith("open ")
+
+
+def test_a_truncated_mbox_keeps_every_message_before_the_cut(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    messages = b"".join(
+        b"From a@b Mon Jan  1 00:00:00 2024\nMessage-ID: <%d@x>\nSubject: %d\n\n%s\n\n"
+        % (i, i, os.urandom(300).hex().encode())
+        for i in range(300)
+    )
+    data = lzma.compress(messages)
+    cut = tmp_path / "cut.mbox.xz"
+    cut.write_bytes(data[: len(data) // 2])
+    result = run("import", "--archive", archive, "--list", "salon", cut)
+    assert result.exit_code == 1
+    assert f"{cut}: cut short" in result.stderr
+    new = int(result.stdout.split()[1])
+    assert 100 < new < 300
+    assert "1 damaged" in result.stdout  # the message the cut fell in, kept as it was
+    stats = json.loads(run("stats", "--archive", archive, "--json").stdout)
+    assert stats["lists"]["salon"]["messages"] == new

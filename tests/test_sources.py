@@ -62,6 +62,8 @@ def test_a_truncated_xz_mbox_keeps_the_messages_before_the_cut(tmp_path: Path) -
     with pytest.raises(TruncatedSourceError) as err:
         got.extend(read_source(path))
     assert 100 < len(got) < 300  # what came before the cut
+    assert got[-1].problem is not None and "cut short" in got[-1].problem
+    assert all(mail.problem is None for mail in got[:-1])
     assert "cut short" in str(err.value) and "cut.mbox.xz" in str(err.value)
 
 

@@ -1,10 +1,22 @@
-"""The ONE write path: raw mail → parse → store, idempotent. import, pipe and LMTP use it."""
+"""The ONE write path: raw mail → parse → store, idempotent. import, pipe and LMTP use it.
+
+Parsing (and compressing) runs in worker processes when there are several messages and
+cores; the parent reads the sources and writes the store, so the two overlap. Results come
+back in source order, at most a few batches in flight, so memory stays flat however large
+the source is.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 from piperarc import parse, threads
@@ -12,9 +24,13 @@ from piperarc.errors import SourceError
 from piperarc.model import ImportCounts, NewMessage
 from piperarc.sources import RawMail, read_source, read_stdin
 from piperarc.sources.raw import Progress
-from piperarc.store import Store
+from piperarc.store import Store, pack
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 1000  # messages per store transaction
+PARSE_CHUNK = 64  # messages per task sent to a parsing worker
+IN_FLIGHT_PER_WORKER = 4
+
+Prepared = list[tuple[NewMessage, str]]
 
 
 def digest_of(raw: bytes) -> str:
@@ -25,17 +41,44 @@ def digest_of(raw: bytes) -> str:
 def prepare(mail: RawMail) -> NewMessage:
     """Parse one raw message into what the store keeps beside its bytes."""
     digest = digest_of(mail.raw)
-    return NewMessage(mail.raw, mail.envelope, parse.parse(mail.raw, digest, mail.envelope), digest)
+    parsed = parse.parse(mail.raw, digest, mail.envelope)
+    if mail.problem:
+        damage = f"{mail.problem}; {parsed.damage}" if parsed.damage else mail.problem
+        parsed = dataclasses.replace(parsed, damage=damage)
+    return NewMessage(mail.raw, mail.envelope, parsed, digest, pack(mail.raw))
+
+
+def _prepare_chunk(chunk: list[RawMail]) -> Prepared:
+    return [(prepare(mail), mail.origin) for mail in chunk]
+
+
+def _chunks(mails: Iterable[RawMail], errors: list[SourceError]) -> Iterator[list[RawMail]]:
+    """Chunks of a source; a source that fails midway yields what it gave, then stops."""
+    chunk: list[RawMail] = []
+    try:
+        for mail in mails:
+            chunk.append(mail)
+            if len(chunk) >= PARSE_CHUNK:
+                yield chunk
+                chunk = []
+    except SourceError as err:
+        errors.append(err)
+    if chunk:
+        yield chunk
 
 
 class Importer:
-    """Feeds messages to the store in batches, counts what happened, rethreads at the end."""
+    """Feeds messages to the store in batches, counts what happened, rethreads at the end.
+
+    Use it as a context manager: with `jobs` > 1 it runs a pool of parsing workers."""
 
     def __init__(
         self,
         store: Store,
         list_name: str,
         now: Callable[[], int],
+        *,
+        jobs: int = 1,
         on_message: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
@@ -43,28 +86,59 @@ class Importer:
         self.now = now
         self.on_message = on_message
         self.counts = ImportCounts()
-        self._batch: list[tuple[NewMessage, str]] = []
+        self._batch: Prepared = []
+        self._pool: Pool | None = None
+        self._jobs = jobs
         store.ensure_list(list_name)
 
-    def add(self, mail: RawMail) -> None:
-        self._batch.append((prepare(mail), mail.origin))
-        if len(self._batch) >= BATCH_SIZE:
-            self.flush()
+    def __enter__(self) -> Importer:
+        if self._jobs > 1:
+            self._pool = multiprocessing.get_context("fork").Pool(self._jobs)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.terminate() if error else self._pool.close()
+            self._pool.join()
+            self._pool = None
 
     def add_all(self, mails: Iterable[RawMail]) -> None:
         """Add every message; a source that fails midway is counted, what it gave is kept."""
+        errors: list[SourceError] = []
         try:
-            for mail in mails:
-                self.add(mail)
-                if self.on_message is not None:
-                    self.on_message()
-        except SourceError as err:
+            if self._pool is None:
+                for chunk in _chunks(mails, errors):
+                    self._take(_prepare_chunk(chunk))
+            else:
+                window = IN_FLIGHT_PER_WORKER * self._jobs
+                pending: deque[AsyncResult[Prepared]] = deque()
+                for chunk in _chunks(mails, errors):
+                    pending.append(self._pool.apply_async(_prepare_chunk, (chunk,)))
+                    if len(pending) >= window:
+                        self._take(pending.popleft().get())
+                while pending:
+                    self._take(pending.popleft().get())
+        finally:
+            self.flush()
+        for err in errors:
             self.counts.problems.append(str(err))
             self.counts.failed_sources += 1
-        finally:
+
+    def _take(self, prepared: Prepared) -> None:
+        self._batch.extend(prepared)
+        if self.on_message is not None:
+            for _ in prepared:
+                self.on_message()
+        if len(self._batch) >= BATCH_SIZE:
             self.flush()
 
     def flush(self) -> None:
+        """Store what is pending, in one transaction."""
         if not self._batch:
             return
         batch, self._batch = self._batch, []
@@ -102,21 +176,24 @@ def import_paths(
     now: Callable[[], int],
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    jobs: int | None = None,
     on_message: Callable[[], None] | None = None,
 ) -> ImportCounts:
     """Import every source (a path, or "-" for one message on stdin) into `list_name`."""
-    importer = Importer(store, list_name, now, on_message)
-    for name in paths:
-        if name == "-":
-            if stdin is None:
-                raise SourceError("no standard input to read", "-")
-            importer.add_all(read_stdin(stdin))
-            continue
-        try:
-            mails = read_source(Path(name), fmt, progress)
-        except SourceError as err:
-            importer.counts.problems.append(str(err))
-            importer.counts.failed_sources += 1
-            continue
-        importer.add_all(mails)
-    return importer.finish()
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    with Importer(store, list_name, now, jobs=jobs, on_message=on_message) as importer:
+        for name in paths:
+            if name == "-":
+                if stdin is None:
+                    raise SourceError("no standard input to read", "-")
+                importer.add_all(read_stdin(stdin))
+                continue
+            try:
+                mails = read_source(Path(name), fmt, progress)
+            except SourceError as err:
+                importer.counts.problems.append(str(err))
+                importer.counts.failed_sources += 1
+                continue
+            importer.add_all(mails)
+        return importer.finish()

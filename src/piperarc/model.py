@@ -45,6 +45,7 @@ class NewMessage:
     envelope: str | None  # the mbox From_ line it came with, if any (without the newline)
     parsed: ParsedMessage
     digest: str  # sha256 of raw with CRLF line ends as LF: identical copies share it
+    packed: bytes  # raw, compressed as every store keeps it (store.base.pack)
 
 
 @dataclass(frozen=True, slots=True)

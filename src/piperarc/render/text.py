@@ -31,10 +31,10 @@ def obfuscate(text: str, mode: str) -> str:
     return text
 
 
-def _link_urls(escaped_line: str) -> str:
+def _link_urls(escaped: str) -> str:
     return _URL.sub(
         lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener noreferrer">{m.group(0)}</a>',
-        escaped_line,
+        escaped,
     )
 
 
@@ -42,21 +42,28 @@ def body_html(text: str, mode: str) -> Markup:
     """A plain-text body as HTML: quoted lines set apart in <blockquote>, the signature in
     its own block, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap)."""
     escaped = str(escape(obfuscate(text.replace("\r\n", "\n").rstrip("\n"), mode)))
+    if "://" in escaped:
+        escaped = _link_urls(escaped)  # a URL never spans lines: link the whole text at once
+    if "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
+        return Markup(escaped + "\n")  # nothing to set apart: the common short note
     out: list[str] = []
     in_quote = False
     in_signature = False
+    quoted_line = _QUOTED.match
     for line in escaped.split("\n"):
-        quoted = bool(_QUOTED.match(line))
-        if quoted != in_quote and not in_signature:
-            out.append('<blockquote class="quote">' if quoted else "</blockquote>")
-            in_quote = quoted
-        if line == _SIGNATURE and not in_signature:
-            if in_quote:
-                out.append("</blockquote>")
-                in_quote = False
-            out.append('<div class="signature">')
-            in_signature = True
-        out.append(_link_urls(line) + "\n")
+        if not in_signature:
+            quoted = quoted_line(line) is not None
+            if quoted != in_quote:
+                out.append('<blockquote class="quote">' if quoted else "</blockquote>")
+                in_quote = quoted
+            if line == _SIGNATURE:
+                if in_quote:
+                    out.append("</blockquote>")
+                    in_quote = False
+                out.append('<div class="signature">')
+                in_signature = True
+        out.append(line)
+        out.append("\n")
     if in_quote:
         out.append("</blockquote>")
     if in_signature:

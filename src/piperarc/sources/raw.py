@@ -15,3 +15,4 @@ class RawMail(NamedTuple):
     raw: bytes  # the message, byte-exact, without an mbox From_ line
     envelope: str | None  # the From_ line it came with (no newline), if any
     origin: str  # "file.mbox:1234" (line of its From_ line) or a Maildir file's path
+    problem: str | None = None  # what the reader saw wrong, e.g. the source ended inside it

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from piperarc.store.base import AddResult, ListStats, Store
+from piperarc.store.base import AddResult, ListStats, Store, pack, unpack
 from piperarc.store.sqlite import SQLiteStore
 
-__all__ = ["AddResult", "ListStats", "SQLiteStore", "Store", "open_store"]
+__all__ = [
+    "AddResult",
+    "ListStats",
+    "SQLiteStore",
+    "Store",
+    "open_store",
+    "pack",
+    "unpack",
+]
 
 
 def open_store(database: Path, *, readonly: bool = False) -> Store:

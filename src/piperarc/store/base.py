@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from piperarc.model import NewMessage, StoredMessage, Summary, ThreadPlacement
+
+
+def pack(raw: bytes) -> bytes:
+    """Raw bytes as every backend keeps them: zlib, which any language can read back."""
+    return zlib.compress(raw, 6)
+
+
+def unpack(packed: bytes) -> bytes:
+    """The raw bytes of `pack(raw)`."""
+    return zlib.decompress(packed)
 
 
 @dataclass(frozen=True, slots=True)

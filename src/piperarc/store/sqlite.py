@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from piperarc import mid as midlib
 from piperarc.errors import NotFoundError, StoreError
 from piperarc.model import NewMessage, StoredMessage, Summary, ThreadPlacement
-from piperarc.store.base import AddResult, ListStats
+from piperarc.store.base import AddResult, ListStats, unpack
 
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a released
 # entry: append a new one.
@@ -197,7 +196,7 @@ class SQLiteStore:
                 )
                 db.execute(
                     "INSERT INTO contents (message_id, raw, body_text) VALUES (?,?,?)",
-                    (cursor.lastrowid, zlib.compress(new.raw, 6), parsed.body_text),
+                    (cursor.lastrowid, new.packed, parsed.body_text),
                 )
                 results.append(AddResult("new", next_num, key))
                 next_num += 1
@@ -323,7 +322,7 @@ class SQLiteStore:
             "WHERE m.list_id = ? AND m.thread_key = ? ORDER BY m.thread_pos",
             (self._list_id(list_name), thread_key),
         ).fetchall()
-        return [(self._stored(list_name, row), zlib.decompress(row[-1])) for row in rows]
+        return [(self._stored(list_name, row), unpack(row[-1])) for row in rows]
 
     def raw(self, list_name: str, num: int) -> bytes:
         row = self.db.execute(
@@ -333,7 +332,7 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no message number {num} in list {list_name!r}")
-        return zlib.decompress(row[0])
+        return unpack(row[0])
 
     def iter_raw(
         self,
@@ -347,7 +346,7 @@ class SQLiteStore:
         )
         if nums is None:
             for num, envelope, data in self.db.execute(query + " ORDER BY m.num", (list_id,)):
-                yield num, envelope, zlib.decompress(data)
+                yield num, envelope, unpack(data)
             return
         for start in range(0, len(nums), 500):
             chunk = list(nums[start : start + 500])
@@ -358,7 +357,7 @@ class SQLiteStore:
             }
             for num in chunk:
                 if num in rows:
-                    yield num, rows[num][1], zlib.decompress(rows[num][2])
+                    yield num, rows[num][1], unpack(rows[num][2])
 
     def stats(self, list_name: str) -> ListStats:
         list_id = self._list_id(list_name)
