@@ -220,6 +220,15 @@ def _render_in_worker(thread_keys: list[str]) -> tuple[int, int, int, int]:
     return _worker.render(thread_keys)
 
 
+def _download_in_worker(period: str) -> tuple[str, int]:
+    assert _worker is not None
+    job = _worker.job
+    size = _period_download(
+        _worker.store, _worker.writer, job.lst, period, job.plan.periods[period]
+    )
+    return period, size
+
+
 def _period_pages(
     renderer: Renderer, writer: Writer, archive_title: str, lst: ListConfig, plan: ListPlan
 ) -> int:
@@ -278,26 +287,23 @@ def _groups(items: Sequence[Summary], key: Any, heading: Any) -> list[tuple[str,
     return [(heading(group[0]), group) for _, group in sorted(grouped.items())]
 
 
-def _period_downloads(
-    store: Store, writer: Writer, lst: ListConfig, plan: ListPlan
-) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for period, items in plan.periods.items():
-        path = urls.period_mbox(lst.name, period)
-        target = writer.out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp"
-        by_num = {s.num: s for s in items}
-        with (
-            tmp.open("wb") as fh,
-            gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=6) as gz,
-        ):
-            for num, envelope, raw in store.iter_raw(lst.name, [s.num for s in items]):
-                s = by_num[num]
-                gz.write(mboxrd_entry(envelope_line(envelope, s.from_addr, s.date_utc), raw))
-        tmp.replace(target)
-        sizes[period] = target.stat().st_size
-    return sizes
+def _period_download(
+    store: Store, writer: Writer, lst: ListConfig, period: str, items: Sequence[Summary]
+) -> int:
+    """Write one period's mbox.gz (mboxrd, byte-exact messages); returns its size."""
+    target = writer.out / urls.period_mbox(lst.name, period)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    by_num = {s.num: s for s in items}
+    with (
+        tmp.open("wb") as fh,
+        gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=6) as gz,
+    ):
+        for num, envelope, raw in store.iter_raw(lst.name, [s.num for s in items]):
+            s = by_num[num]
+            gz.write(mboxrd_entry(envelope_line(envelope, s.from_addr, s.date_utc), raw))
+    tmp.replace(target)
+    return target.stat().st_size
 
 
 def build(
@@ -380,18 +386,24 @@ def _build_list(
     if jobs > 1 and len(chunks) > 1:
         context = multiprocessing.get_context("fork")
         with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
+            # Workers take the threads (big ones first), then the period downloads; the
+            # parent writes the period views meanwhile.
             pending = pool.imap_unordered(_render_in_worker, chunks)
+            downloads = pool.imap_unordered(_download_in_worker, list(plan.periods))
             report.pages += _period_pages(renderer, writer, config.title, lst, plan)
-            sizes = _period_downloads(store, writer, lst, plan)
             for result in pending:
                 report.add(*result)
+            sizes = dict(downloads)
     else:
         inline = _ThreadRenderer(job)
         for chunk in chunks:
             report.add(*inline.render(chunk))
         inline.store.close()
         report.pages += _period_pages(renderer, writer, config.title, lst, plan)
-        sizes = _period_downloads(store, writer, lst, plan)
+        sizes = {
+            period: _period_download(store, writer, lst, period, items)
+            for period, items in plan.periods.items()
+        }
     report.downloads += len(sizes)
     stats = store.stats(lst.name)
     path = urls.list_home(lst.name)

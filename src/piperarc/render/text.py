@@ -13,10 +13,11 @@ from markupsafe import Markup, escape
 
 # Addresses as they appear in bodies and headers (a pragmatic subset of RFC 5322 addr-spec).
 _ADDRESS = re.compile(r"\b([A-Za-z0-9._%+'=-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)\b")
-# URLs in escaped text: stop at whitespace, quotes and angle brackets (escaped as &lt;/&gt;).
-_URL = re.compile(
-    r"\b(?:https?|ftp)://[^\s<>\"']+?(?=(?:[.,;:!?)\]]*(?:\s|&lt;|&gt;|&quot;|$)))", re.IGNORECASE
-)
+# URLs in escaped text: a greedy run up to whitespace, then cut (in _link) at an escaped
+# bracket or quote and before trailing punctuation. Linear, unlike a lazy run with lookahead.
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"']+", re.IGNORECASE)
+_URL_END = re.compile(r"&(?:lt|gt|#34|#39|quot);")
+_TRAILING = ".,;:!?)]"
 _QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
 _SIGNATURE = "-- "
 
@@ -31,11 +32,21 @@ def obfuscate(text: str, mode: str) -> str:
     return text
 
 
+def _link(match: re.Match[str]) -> str:
+    url = match.group(0)
+    rest = ""
+    end = _URL_END.search(url)
+    if end:
+        url, rest = url[: end.start()], url[end.start() :]
+    stripped = url.rstrip(_TRAILING)
+    url, rest = stripped, url[len(stripped) :] + rest
+    if url.endswith("://"):
+        return match.group(0)
+    return f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>{rest}'
+
+
 def _link_urls(escaped: str) -> str:
-    return _URL.sub(
-        lambda m: f'<a href="{m.group(0)}" rel="nofollow noopener noreferrer">{m.group(0)}</a>',
-        escaped,
-    )
+    return _URL.sub(_link, escaped)
 
 
 def body_html(text: str, mode: str) -> Markup:

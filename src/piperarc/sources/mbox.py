@@ -122,7 +122,8 @@ def read_messages(
             raise SourceError(f"cannot read: {err.strerror or err}", path) from err
         if envelope is not None:
             yield _mail(lines, envelope, path, envelope_line)._replace(
-                problem="the source was cut short inside this message: it may be incomplete")
+                problem="the source was cut short inside this message: it may be incomplete"
+            )
         raise TruncatedSourceError(
             f"cut short or corrupt after line {number} ({err}); the messages before it were read",
             path,
