@@ -92,7 +92,7 @@ def test_export_of_a_thread_holds_only_that_thread(run: Run, archive: Path, tmp_
     out = run(
         "export", "--archive", archive, "--list", "salon", "--thread", "sample-6@example.org"
     ).stdout_bytes
-    assert out.count(b"\nFrom ") + 1 == 5  # "Notes on the Analytical Engine": 5 messages
+    assert out.count(b"\nFrom ") + 1 == 6  # "Notes on the Analytical Engine": 5 + 1 late
     assert b"Message-ID: <sample-6@example.org>" in out
 
 
@@ -170,3 +170,27 @@ def test_a_truncated_mbox_keeps_every_message_before_the_cut(
     assert "1 damaged" in result.stdout  # the message the cut fell in, kept as it was
     stats = json.loads(run("stats", "--archive", archive, "--json").stdout)
     assert stats["lists"]["salon"]["messages"] == new
+
+
+def test_a_maildir_imports_new_and_cur_but_not_tmp(run: Run, archive: Path, tmp_path: Path) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "md" / sub).mkdir(parents=True)
+    (tmp_path / "md" / "new" / "1.host").write_bytes(ONE)
+    (tmp_path / "md" / "cur" / "2.host:2,S").write_bytes(ONE.replace(b"one@", b"two@"))
+    (tmp_path / "md" / "tmp" / "3.host").write_bytes(ONE.replace(b"one@", b"three@"))
+    result = run("import", "--archive", archive, "--list", "salon", tmp_path / "md")
+    assert result.stdout.startswith("imported 2 new")
+
+
+def test_stdin_takes_one_message_with_or_without_an_envelope(run: Run, archive: Path) -> None:
+    run(
+        "import",
+        "--archive",
+        archive,
+        "--list",
+        "salon",
+        "-",
+        input=b"From ada@example.org Mon Jan  1 09:00:00 2024\n" + ONE,
+    )
+    again = run("import", "--archive", archive, "--list", "salon", "-", input=ONE)
+    assert again.stdout.startswith("imported 0 new, 1 duplicates skipped")

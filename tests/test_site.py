@@ -119,3 +119,17 @@ def test_a_single_process_build_writes_the_same_pages(
     site.build(configlib.load(archive), other, jobs=1)
     names = sorted(str(p.relative_to(built)) for p in built.rglob("*") if p.is_file())
     assert names == sorted(str(p.relative_to(other)) for p in other.rglob("*") if p.is_file())
+
+
+def test_a_reply_months_later_lands_on_its_threads_page(built: Path) -> None:
+    html = _page_of(built, "Months later: did anyone run Note G?")
+    link = re.search(r'href="\.\./\.\./(salon/t/[a-z0-9]+\.html)">whole thread', html)
+    assert link
+    thread_html = (built / link.group(1)).read_text(encoding="utf-8")
+    assert "Note G has an algorithm" in thread_html  # the thread's first message
+    assert "Months later" in thread_html
+
+
+def test_a_message_with_a_broken_date_says_where_its_date_came_from(built: Path) -> None:
+    html = _page_of(built, "The Date header below is nonsense.")
+    assert "no usable Date header: from the mbox envelope" in html

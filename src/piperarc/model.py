@@ -24,6 +24,7 @@ class ParsedMessage:
     mid_synthetic: bool  # True when the message had no usable Message-ID and we derived one
     date_utc: int | None  # seconds since the epoch, UTC
     tz_offset: int | None  # the sender's offset from UTC in minutes (+60 for +0100)
+    date_source: str  # "date" (its Date header), "envelope" (the mbox From_ line) or "none"
     from_name: str
     from_addr: str
     subject: str  # decoded, whitespace folded, as the sender wrote it

@@ -329,7 +329,11 @@ def _result(
 ) -> ParsedMessage:
     """The fields of a message from its header getter and its decoded parts."""
     found_mid = midlib.clean(header_text(get("message-id")))
-    date_found = parse_date(header_text(get("date"))) or envelope_date(envelope)
+    date_found = parse_date(header_text(get("date")))
+    date_source = "date"
+    if date_found is None:
+        date_found = envelope_date(envelope)
+        date_source = "envelope" if date_found else "none"
     raw_from = header_text(get("from"))
     from_name, from_addr = email.utils.parseaddr(raw_from)
     if not from_name and not from_addr:
@@ -346,6 +350,7 @@ def _result(
         mid_synthetic=found_mid is None,
         date_utc=date_found[0] if date_found else None,
         tz_offset=date_found[1] if date_found else None,
+        date_source=date_source,
         from_name=from_name.strip(),
         from_addr=from_addr.strip(),
         subject=subject,
@@ -401,6 +406,7 @@ def _unreadable(raw: bytes, digest: str, reason: str) -> ParsedMessage:
         mid_synthetic=True,
         date_utc=None,
         tz_offset=None,
+        date_source="none",
         from_name="",
         from_addr="",
         subject="",

@@ -113,11 +113,13 @@ def sample_messages() -> list[bytes]:
     """The sample list's messages, in the order they 'arrived' (not date order)."""
     start = datetime(2024, 1, 8, 9, 30, tzinfo=UTC)
     out: list[bytes] = []
+    roots: list[int] = []
     number = 0
     for t, (subject, body) in enumerate(_TOPICS):
         root_when = start + timedelta(days=23 * t, hours=t)
         number += 1
         root = number
+        roots.append(root)
         attach = ("apollo-report.txt", b"1202 alarm: executive overflow\n") if t == 3 else None
         root_msg = _message(root, subject, t % len(AUTHORS), root_when, body, attachment=attach)
         replies = []
@@ -159,7 +161,7 @@ def sample_messages() -> list[bytes]:
             2,
             late,
             "Months later: did anyone run Note G?\n",
-            parent=2,
+            parent=roots[1],
         )
     )
     number += 1

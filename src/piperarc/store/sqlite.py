@@ -162,7 +162,7 @@ class SQLiteStore:
                 ).fetchone():
                     suffix += 1
                     key = f"{base_key}-{suffix}"
-                date_source = "date"
+                date_source = parsed.date_source
                 date_utc, tz_offset = parsed.date_utc, parsed.tz_offset
                 if date_utc is None:
                     date_utc, tz_offset, date_source = archived_at, 0, "archived"
