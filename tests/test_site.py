@@ -133,3 +133,24 @@ def test_a_reply_months_later_lands_on_its_threads_page(built: Path) -> None:
 def test_a_message_with_a_broken_date_says_where_its_date_came_from(built: Path) -> None:
     html = _page_of(built, "The Date header below is nonsense.")
     assert "no usable Date header: from the mbox envelope" in html
+
+
+def test_a_thread_page_merged_into_another_redirects_to_it(run: Run, archive: Path) -> None:
+    reply = (
+        b"From: b@x\nSubject: Re: plans\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n"
+        b"Message-ID: <reply@x>\nIn-Reply-To: <root@x>\n\nyes\n"
+    )
+    root = (
+        b"From: a@x\nSubject: plans\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
+        b"Message-ID: <root@x>\n\nlet us plan\n"
+    )
+    run("import", "--archive", archive, "--list", "salon", "-", input=reply)
+    run("build", "--archive", archive)
+    site_dir = archive / "site"
+    (old_thread,) = (site_dir / "salon" / "t").glob("*.html")
+    run("import", "--archive", archive, "--list", "salon", "-", input=root)  # the parent, late
+    run("build", "--archive", archive)
+    html = old_thread.read_text(encoding="utf-8")
+    assert '<meta http-equiv="refresh"' in html
+    assert len(list((site_dir / "salon" / "t").glob("*.html"))) == 2  # the new one and the moved
+    assert broken_links(site_dir) == []

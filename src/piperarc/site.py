@@ -287,6 +287,38 @@ def _groups(items: Sequence[Summary], key: Any, heading: Any) -> list[tuple[str,
     return [(heading(group[0]), group) for _, group in sorted(grouped.items())]
 
 
+def _redirect_moved_threads(
+    renderer: Renderer, writer: Writer, archive_title: str, lst: ListConfig, plan: ListPlan
+) -> int:
+    """A thread page whose thread was merged into another (a missing parent arrived) becomes
+    a redirect to the thread its first message is in now: no link into the archive breaks."""
+    folder = writer.out / urls.thread(lst.name, "x").rsplit("/", 1)[0]
+    if not folder.is_dir():
+        return 0
+    by_key = {s.key: s for s in plan.by_num.values()}
+    moved = 0
+    for page in folder.glob("*.html"):
+        old_key = page.stem
+        if old_key in plan.threads or old_key not in by_key:
+            continue
+        summary = by_key[old_key]
+        target = f"{urls.thread(lst.name, summary.thread_key)}#m{summary.num}"
+        path = urls.thread(lst.name, old_key)
+        writer.write(
+            path,
+            renderer.page(
+                "moved",
+                path,
+                archive_title=archive_title,
+                lst=lst,
+                target=target,
+                subject=summary.subject,
+            ),
+        )
+        moved += 1
+    return moved
+
+
 def _period_download(
     store: Store, writer: Writer, lst: ListConfig, period: str, items: Sequence[Summary]
 ) -> int:
@@ -405,6 +437,7 @@ def _build_list(
             for period, items in plan.periods.items()
         }
     report.downloads += len(sizes)
+    report.pages += _redirect_moved_threads(renderer, writer, config.title, lst, plan)
     stats = store.stats(lst.name)
     path = urls.list_home(lst.name)
     periods = [
