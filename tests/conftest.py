@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,19 @@ def corpus_path(*parts: str) -> Path:
 
 
 Run = Callable[..., Result]
+_SUMMARY = re.compile(r"imported (\d+) new, (\d+) duplicates skipped, (\d+) damaged")
+
+
+def cli(*args: str | Path) -> Result:
+    """The piperarc CLI in-process, for module-scoped fixtures (`run` is per test)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def summary_counts(result: Result) -> tuple[int, int, int]:
+    """(new, duplicates, damaged) from an import's summary line."""
+    found = _SUMMARY.search(result.stdout)
+    assert found, f"no summary line in {result.stdout!r}"
+    return int(found[1]), int(found[2]), int(found[3])
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ def test_markup_in_a_body_is_shown_as_text() -> None:
 
 def test_quoted_lines_are_grouped_in_one_blockquote() -> None:
     html = body_html("On Monday Ada wrote:\n> one\n> two\nMy answer.\n", "none")
-    assert html == ('On Monday Ada wrote:\n<blockquote class="quote">&gt; one\n&gt; two\n'
-                    "</blockquote>My answer.\n")
+    assert html == (
+        'On Monday Ada wrote:\n<blockquote class="quote">&gt; one\n&gt; two\n'
+        "</blockquote>My answer.\n"
+    )
 
 
 def test_the_signature_is_set_apart() -> None:
@@ -24,8 +26,7 @@ def test_the_signature_is_set_apart() -> None:
 
 def test_urls_are_linked_without_the_punctuation_after_them() -> None:
     html = body_html("See https://example.org/a?b=1&c=2. Or <http://x.org/y>.", "none")
-    assert ('<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener noreferrer">'
-            in html)
+    assert '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener noreferrer">' in html
     assert '<a href="http://x.org/y" rel="nofollow noopener noreferrer">' in html
 
 
@@ -36,8 +37,10 @@ def test_only_web_urls_are_linked() -> None:
 
 def test_a_quote_in_a_url_cannot_leave_the_attribute() -> None:
     html = body_html('http://x.org/"onmouseover="alert(1)', "none")
-    assert html == ('<a href="http://x.org/" rel="nofollow noopener noreferrer">http://x.org/</a>'
-                    "&#34;onmouseover=&#34;alert(1)\n")
+    assert html == (
+        '<a href="http://x.org/" rel="nofollow noopener noreferrer">http://x.org/</a>'
+        "&#34;onmouseover=&#34;alert(1)\n"
+    )
 
 
 def test_addresses_are_obfuscated_as_the_list_asks() -> None:
@@ -57,6 +60,7 @@ def test_the_date_is_shown_in_the_senders_zone() -> None:
 
 def test_tree_events_nest_lists_without_skipping_levels() -> None:
     events = list(tree_events([0, 1, 3, 0]))
-    html = "".join({"open": "<ul>", "close": "</ul>", "end": "</li>"}.get(e, f"<li>{i}")
-                   for e, i in events)
+    html = "".join(
+        {"open": "<ul>", "close": "</ul>", "end": "</li>"}.get(e, f"<li>{i}") for e, i in events
+    )
     assert html == "<ul><li>0<ul><li>1<ul><li>2</li></ul></li></ul></li><li>3</li></ul>"

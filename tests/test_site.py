@@ -32,7 +32,7 @@ def _page_of(site_dir: Path, text: str) -> str:
 
 
 def test_every_internal_link_resolves(built: Path) -> None:
-    assert broken_links(built) == []
+    assert broken_links(built)[1] == []
 
 
 def test_each_period_has_the_four_pipermail_views(built: Path) -> None:
@@ -153,4 +153,4 @@ def test_a_thread_page_merged_into_another_redirects_to_it(run: Run, archive: Pa
     html = old_thread.read_text(encoding="utf-8")
     assert '<meta http-equiv="refresh"' in html
     assert len(list((site_dir / "salon" / "t").glob("*.html"))) == 2  # the new one and the moved
-    assert broken_links(site_dir) == []
+    assert broken_links(site_dir)[1] == []

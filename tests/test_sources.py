@@ -88,9 +88,17 @@ def test_a_folder_with_cur_and_new_is_a_maildir(tmp_path: Path) -> None:
 
 def test_an_eml_with_an_envelope_line_keeps_the_line_apart(tmp_path: Path) -> None:
     path = _write(tmp_path / "one.eml", b"From x@y Mon Jan  1 00:00:00 2024\nSubject: a\n\nb\n")
-    assert detect(path) == "mbox"  # it starts with a From_ line: an mbox of one
-    (mail,) = read_source(path, "eml")
+    assert detect(path) == "eml"  # a .eml is one message, whatever its first line
+    (mail,) = read_source(path)
     assert (mail.envelope, mail.raw) == ("From x@y Mon Jan  1 00:00:00 2024", b"Subject: a\n\nb\n")
+
+
+def test_an_eml_ending_in_blank_lines_keeps_them(tmp_path: Path) -> None:
+    raw = b"Subject: a\n\nbody\n\n\n"
+    (mail,) = read_source(
+        _write(tmp_path / "tail.eml", b"From x@y Mon Jan  1 00:00:00 2024\n" + raw)
+    )
+    assert mail.raw == raw
 
 
 def test_crlf_messages_are_kept_byte_exact(tmp_path: Path) -> None:

@@ -312,7 +312,12 @@ def show(archive: Path, list_name: str, as_json: bool, message_id: str) -> None:
     fields = _message_fields(found[0])
     if len(found) > 1:
         fields["others"] = [
-            {"number": m.num, "url": urls.message(list_name, m.key)} for m in found[1:]
+            {
+                "number": m.num,
+                "url": urls.message(list_name, m.key),
+                "thread_url": urls.thread(list_name, m.thread_key),
+            }
+            for m in found[1:]
         ]
         fields["note"] = (
             f"{len(found)} different messages share this Message-ID; "

@@ -31,9 +31,11 @@ def detect(path: Path) -> str:
         head = mbox.peek(path)
     except OSError as err:
         raise SourceError(f"cannot read: {err.strerror or err}", path) from err
+    if path.suffix.lower() == ".eml":
+        return "eml"  # one message, even when an envelope From_ line comes first
     if head.startswith(b"From "):
         return "mbox"
-    if path.suffix.lower() == ".eml" or eml.looks_like_message(head):
+    if eml.looks_like_message(head):
         return "eml"
     first = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
     raise SourceError(
