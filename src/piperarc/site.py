@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from piperarc import parse, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
@@ -54,17 +56,21 @@ class Writer:
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self._made: set[Path] = set()
+        self._root = str(out)
+        self._made: set[str] = set()
+        self._suffix = f".{os.getpid()}.tmp"
 
     def write(self, path: str, data: bytes | str) -> None:
-        target = self.out / path
-        parent = target.parent
+        # Plain os calls on str paths: this runs for every file of the site.
+        target = f"{self._root}/{path}"
+        parent, _, name = target.rpartition("/")
         if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)  # noqa: PTH103 -- str paths: the hot path
             self._made.add(parent)
-        tmp = parent / f".{target.name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        tmp.replace(target)
+        tmp = f"{parent}/.{name}{self._suffix}"
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, target)  # noqa: PTH105 -- as above
 
 
 class ListPlan:
@@ -165,6 +171,18 @@ class _ThreadRenderer:
                 prev_date, next_date = plan.neighbours_by_date(msg.num)
                 prev_thread, next_thread = plan.neighbours_in_thread(summary)
                 path = urls.message(lst.name, msg.key)
+                # The message itself is rendered once, for its page and its thread's page
+                # (both sit at the same depth, so their relative links are the same).
+                article = self.renderer.page(
+                    "message_body",
+                    path,
+                    lst=lst,
+                    msg=msg,
+                    body=body,
+                    attachments=files,
+                    parent=parent,
+                    replies=plan.children.get(msg.num, []),
+                )
                 self.writer.write(
                     path,
                     self.renderer.page(
@@ -174,10 +192,7 @@ class _ThreadRenderer:
                         lst=lst,
                         msg=msg,
                         period=plan.period_of[msg.num],
-                        body=body,
-                        attachments=files,
-                        parent=parent,
-                        replies=plan.children.get(msg.num, []),
+                        article=Markup(article),
                         prev_date=prev_date,
                         next_date=next_date,
                         prev_thread=prev_thread,
@@ -185,7 +200,7 @@ class _ThreadRenderer:
                         thread_size=len(members),
                     ),
                 )
-                entries.append({"msg": msg, "body": body, "attachments": files, "parent": parent})
+                entries.append({"msg": msg, "article": Markup(article)})
                 pages += 1
                 messages += 1
             if entries:

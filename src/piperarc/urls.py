@@ -105,6 +105,7 @@ def message_raw(list_name: str, key: str) -> str:
 
 
 def thread(list_name: str, thread_key: str) -> str:
+    # At the same depth as message(): a message's rendered article serves both pages.
     return f"{list_name}/t/{thread_key}.html"
 
 

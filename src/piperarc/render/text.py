@@ -25,6 +25,8 @@ _SIGNATURE = "-- "
 def obfuscate(text: str, mode: str) -> str:
     """Addresses in `text` made unharvestable: "at" writes "jane at example.org" (as
     Pipermail did), "hide" keeps only "jane@...", "none" leaves them."""
+    if "@" not in text:
+        return text
     if mode == "at":
         return _ADDRESS.sub(r"\1 at \2", text)
     if mode == "hide":
