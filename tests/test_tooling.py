@@ -11,35 +11,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tool(name: str) -> str:
+def _tool_output(name: str, *args: str) -> tuple[int, str]:
+    """(exit status, output) of a tool installed beside this Python, run at the repo root."""
     path = Path(sys.executable).parent / name
     if not path.exists():
         pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
-    return str(path)
+    result = subprocess.run(
+        [str(path), *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return result.returncode, result.stdout + result.stderr
 
 
 def test_ruff_finds_nothing() -> None:
-    result = subprocess.run(
-        [_tool("ruff"), "check", "src", "tests", "bench"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout
+    status, output = _tool_output("ruff", "check", "src", "tests", "bench")
+    assert status == 0, output
 
 
 def test_code_is_ruff_formatted() -> None:
-    result = subprocess.run(
-        [_tool("ruff"), "format", "--check", "src", "tests", "bench"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout
+    status, output = _tool_output("ruff", "format", "--check", "src", "tests", "bench")
+    assert status == 0, output
 
 
 def test_mypy_strict_finds_nothing() -> None:
-    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout
+    status, output = _tool_output("mypy")
+    assert status == 0, output
