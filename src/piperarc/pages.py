@@ -1,0 +1,239 @@
+"""Every page of the archive, from store values to HTML: one source for the static build
+(site.py) and the live server (web.py). Pure: values in, strings out; no I/O."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+from piperarc import parse, urls
+from piperarc.config import ListConfig
+from piperarc.model import Attachment, StoredMessage, Summary
+from piperarc.render import Renderer
+from piperarc.render.text import body_html
+from piperarc.store import ListStats
+
+
+class ListPlan:
+    """Everything about a list's order that the pages need, computed once from summaries."""
+
+    def __init__(self, summaries: Sequence[Summary], period_kind: str) -> None:
+        self.by_num = {s.num: s for s in summaries}
+        self.by_key = {s.key: s for s in summaries}
+        self.by_date = sorted(summaries, key=lambda s: (s.date_utc, s.num))
+        self.date_index = {s.num: i for i, s in enumerate(self.by_date)}
+        threads: dict[str, list[Summary]] = defaultdict(list)
+        for s in summaries:
+            threads[s.thread_key].append(s)
+        for members in threads.values():
+            members.sort(key=lambda s: s.thread_pos)
+        self.threads = dict(threads)
+        self.children: dict[int, list[Summary]] = defaultdict(list)
+        for s in summaries:
+            if s.parent_num is not None:
+                self.children[s.parent_num].append(s)
+        self.period_of = {s.num: urls.period_of(s.date_utc, period_kind) for s in summaries}
+        periods: dict[str, list[Summary]] = defaultdict(list)
+        for s in self.by_date:
+            periods[self.period_of[s.num]].append(s)
+        self.periods = dict(sorted(periods.items()))
+
+    def neighbours_by_date(self, num: int) -> tuple[Summary | None, Summary | None]:
+        i = self.date_index[num]
+        prev = self.by_date[i - 1] if i > 0 else None
+        nxt = self.by_date[i + 1] if i + 1 < len(self.by_date) else None
+        return prev, nxt
+
+    def neighbours_in_thread(self, summary: Summary) -> tuple[Summary | None, Summary | None]:
+        members = self.threads[summary.thread_key]
+        i = summary.thread_pos
+        prev = members[i - 1] if 0 < i <= len(members) else None
+        nxt = members[i + 1] if i + 1 < len(members) else None
+        return prev, nxt
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """A message's page, its article (reused on its thread's page) and its attachments."""
+
+    html: str
+    article: Markup
+    attachments: tuple[Attachment, ...]
+
+
+def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
+    """The message's attachments with their bytes (parsed again from the raw message)."""
+    if not msg.has_attachments:
+        return ()
+    return parse.parse(raw, msg.digest, msg.envelope, with_data=True).attachments
+
+
+def _groups(
+    items: Sequence[Summary], key: Callable[[Summary], str], heading: Callable[[Summary], str]
+) -> list[tuple[str, list[Summary]]]:
+    grouped: dict[str, list[Summary]] = {}
+    for s in items:
+        grouped.setdefault(key(s), []).append(s)
+    return [(heading(group[0]), group) for _, group in sorted(grouped.items())]
+
+
+class Pages:
+    """Renders the archive's pages for one archive title."""
+
+    def __init__(self, archive_title: str) -> None:
+        self.archive_title = archive_title
+        self.renderer = Renderer()
+
+    def _page(self, template: str, path: str, **context: Any) -> str:
+        return self.renderer.page(template, path, archive_title=self.archive_title, **context)
+
+    def home(self, entries: Sequence[dict[str, Any]]) -> str:
+        """The archive's home: each list's name, title, description, count and last date."""
+        return self._page("home", urls.home(), lists=entries)
+
+    def list_home(
+        self,
+        lst: ListConfig,
+        plan: ListPlan | None,
+        stats: ListStats | None,
+        mbox_sizes: dict[str, int] | None = None,
+    ) -> str:
+        """A list's home: its periods, newest first, with counts and downloads."""
+        periods = []
+        if plan is not None:
+            periods = [
+                {"key": key, "count": len(items), "mbox_size": (mbox_sizes or {}).get(key)}
+                for key, items in reversed(plan.periods.items())
+            ]
+        return self._page(
+            "list",
+            urls.list_home(lst.name),
+            lst=lst,
+            total=stats.messages if stats else 0,
+            threads=stats.threads if stats else 0,
+            periods=periods,
+            first=stats.first if stats and stats.first else 0,
+            last=stats.last if stats and stats.last else 0,
+        )
+
+    def period_views(self, lst: ListConfig, plan: ListPlan, period: str) -> dict[str, str]:
+        """The four Pipermail views of a period: {path: html}."""
+        keys = list(plan.periods)
+        i = keys.index(period)
+        items = plan.periods[period]
+        common = {
+            "lst": lst,
+            "period": period,
+            "first": items[0].date_utc,
+            "last": items[-1].date_utc,
+            "older": keys[i - 1] if i > 0 else None,
+            "newer": keys[i + 1] if i + 1 < len(keys) else None,
+        }
+        # By thread: threads in order of their first message here; depth as in the thread.
+        by_thread: dict[str, list[Summary]] = {}
+        for s in items:
+            by_thread.setdefault(s.thread_key, []).append(s)
+        tree: list[Summary] = []
+        depths: list[int] = []
+        for members in by_thread.values():
+            members.sort(key=lambda s: s.thread_pos)
+            top = min(s.depth for s in members)
+            tree.extend(members)
+            depths.extend(s.depth - top for s in members)
+        views: dict[str, dict[str, Any]] = {
+            "thread": {"items": tree, "depths": depths},
+            "date": {"items": items},
+            "subject": {
+                "items": items,
+                "groups": _groups(
+                    items, lambda s: s.subject_base, lambda s: s.subject or "(no subject)"
+                ),
+            },
+            "author": {
+                "items": items,
+                "groups": _groups(
+                    items,
+                    lambda s: (s.from_name or s.from_addr).lower(),
+                    lambda s: s.from_name or s.from_addr or "(unknown sender)",
+                ),
+            },
+        }
+        pages = {}
+        for view, extra in views.items():
+            path = urls.period_view(lst.name, period, view)
+            pages[path] = self._page("period", path, view=view, **common, **extra)
+        return pages
+
+    def message(
+        self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes
+    ) -> MessagePage:
+        """A message's page; its article is rendered once and kept for its thread's page
+        (both pages sit at the same depth, so their relative links are the same)."""
+        summary = plan.by_num[msg.num]
+        files = attachments_of(msg, raw)
+        parent = plan.by_num.get(msg.parent_num) if msg.parent_num else None
+        path = urls.message(lst.name, msg.key)
+        article = Markup(
+            self.renderer.page(
+                "message_body",
+                path,
+                lst=lst,
+                msg=msg,
+                body=body_html(msg.body_text, lst.obfuscate),
+                attachments=[
+                    {
+                        "index": a.index,
+                        "filename": a.filename,
+                        "content_type": a.content_type,
+                        "size": len(a.data),
+                    }
+                    for a in files
+                ],
+                parent=parent,
+                replies=plan.children.get(msg.num, []),
+            )
+        )
+        prev_date, next_date = plan.neighbours_by_date(msg.num)
+        prev_thread, next_thread = plan.neighbours_in_thread(summary)
+        html = self._page(
+            "message",
+            path,
+            lst=lst,
+            msg=msg,
+            period=plan.period_of[msg.num],
+            article=article,
+            prev_date=prev_date,
+            next_date=next_date,
+            prev_thread=prev_thread,
+            next_thread=next_thread,
+            thread_size=len(plan.threads[msg.thread_key]),
+        )
+        return MessagePage(html, article, files)
+
+    def thread(
+        self, lst: ListConfig, thread_key: str, entries: Sequence[tuple[StoredMessage, Markup]]
+    ) -> str:
+        """A whole thread: a tree of its messages, then each message's article in order."""
+        return self._page(
+            "thread",
+            urls.thread(lst.name, thread_key),
+            lst=lst,
+            first=entries[0][0],
+            entries=[{"msg": msg, "article": article} for msg, article in entries],
+            depths=[msg.depth for msg, _ in entries],
+        )
+
+    def moved_thread(self, lst: ListConfig, plan: ListPlan, old_key: str) -> str | None:
+        """A redirect from a thread page whose thread was merged into another (a missing
+        parent arrived) to the thread its first message is in now; None if not moved."""
+        summary = plan.by_key.get(old_key)
+        if old_key in plan.threads or summary is None:
+            return None
+        target = f"{urls.thread(lst.name, summary.thread_key)}#m{summary.num}"
+        return self._page(
+            "moved", urls.thread(lst.name, old_key), lst=lst, target=target, subject=summary.subject
+        )
