@@ -109,6 +109,11 @@ def thread(list_name: str, thread_key: str) -> str:
     return f"{list_name}/t/{thread_key}.html"
 
 
+def search() -> str:
+    """The search page: Pagefind in the static build, server-side results from `serve`."""
+    return "search.html"
+
+
 def stylesheet() -> str:
     return "piperarc.css"
 
