@@ -347,6 +347,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "the --mbox file as given, decompressing it inside the timed import)",
     )
     parser.add_argument(
+        "--search-index",
+        action="store_true",
+        help="also write the Pagefind index in the build (MHonArc writes none; off by default)",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -413,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             _check(imports, imp)
             imports.runs.append(imp)
             build_argv: list[str | Path] = [*piperarc, "build", "--archive", archive]
+            if not args.search_index:
+                # Like for like: MHonArc writes no search index. --search-index adds ours.
+                build_argv.append("--no-search-index")
             if args.jobs:
                 build_argv += ["--jobs", str(args.jobs)]
             bld = run_phase(build_argv, tmp / f"build-{i}.log")

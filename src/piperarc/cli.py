@@ -15,6 +15,7 @@ import click
 from piperarc import __version__, deliver, feeds, site, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
+from piperarc import search as searchlib
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.model import ImportCounts, StoredMessage
 from piperarc.render.text import iso_date
@@ -213,19 +214,28 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
     help="Where to write the site (default: ARCHIVE/site).",
 )
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
-def build(archive: Path, out: Path | None, jobs: int | None) -> None:
-    """Write the static archive: every list, period, thread and message."""
+@click.option(
+    "--no-search-index",
+    is_flag=True,
+    help="Skip the Pagefind index that search.html uses (faster; search.html then finds nothing).",
+)
+def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bool) -> None:
+    """Write the static archive: every list, period, thread and message, feeds, search."""
     config = configlib.load(archive)
     if not config.database.exists():
         open_store(config.database).close()
     target = out or archive / "site"
-    report = site.build(config, target, jobs=jobs)
+    report = site.build(config, target, jobs=jobs, search_index=not no_search_index)
+    for warning in report.warnings:
+        click.echo(f"piperarc: warning: {warning}", err=True)
     rate = report.messages / report.seconds if report.seconds else 0.0
     click.echo(
         f"built {report.pages} pages ({report.messages} messages, {report.threads} "
-        f"threads, {report.attachments} attachments, {report.downloads} mbox downloads) "
-        f"in {report.seconds:.1f}s ({rate:.0f} messages/s)"
+        f"threads, {report.attachments} attachments, {report.downloads} mbox downloads, "
+        f"{report.feeds} feeds) in {report.seconds:.1f}s ({rate:.0f} messages/s)"
     )
+    if report.search_seconds is not None:
+        click.echo(f"search index (Pagefind) written in {report.search_seconds:.1f}s")
     click.echo(f"open {(target / urls.home()).resolve()}")
 
 
@@ -364,6 +374,78 @@ def export(archive: Path, list_name: str, thread: str | None) -> None:
 
 
 @main.command()
+@_archive_option
+@click.option("--list", "list_names", multiple=True, help="Only this list (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, as the API gives it.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
+)
+@click.argument("query")
+def search(
+    archive: Path,
+    list_names: tuple[str, ...],
+    as_json: bool,
+    page: int,
+    per_page: int,
+    sort: str,
+    query: str,
+) -> None:
+    """Search the archive: words, "phrases", -not, OR, s: f: b: l: d: has:attachment is:root."""
+    with _opened(archive, readonly=True) as (config, store):
+        for name in list_names:
+            config.list(name)
+        results = searchlib.run(
+            store, query, list_names=list_names or None, page=page, per_page=per_page, sort=sort
+        )
+    modes = {lst.name: lst.obfuscate for lst in config.lists}
+    found = [searchlib.hit_json(hit, modes.get(hit.list_name, "at")) for hit in results.hits]
+    if as_json:
+        click.echo(json.dumps({"total": results.total, "results": found}, ensure_ascii=False))
+        return
+    matches = "1 message matches" if results.total == 1 else f"{results.total} messages match"
+    click.echo(f"{matches} (page {page} of {results.pages})")
+    for hit in found:
+        click.echo(f"{hit['date'][:10]}  {hit['from']}  {hit['subject']}\n    {hit['url']}")
+
+
+@main.command()
+@_archive_option
+@click.option("--list", "list_names", multiple=True, help="Only this list (repeatable).")
+def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
+    """Rebuild the search index from the raw messages."""
+    with _opened(archive) as (config, store):
+        stored = store.list_names()
+        for lst in config.lists:
+            if (list_names and lst.name not in list_names) or lst.name not in stored:
+                continue
+            count = deliver.reindex(store, lst.name)
+            click.echo(f"{lst.name}: indexed {count} messages")
+
+
+@main.command()
+@_archive_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes."
+)
+@click.option("--access-log/--no-access-log", default=True, help="Log every request.")
+def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the archive over HTTP from its database: pages, search, JSON API, downloads."""
+    from piperarc import web  # starlette and uvicorn load only for this command
+
+    config = configlib.load(archive)
+    if not config.database.exists():
+        open_store(config.database).close()
+    click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    web.serve(config, host=host, port=port, workers=workers, access_log=access_log)
+
+
+@main.command()
 @click.argument(
     "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-archive")
 )
@@ -393,6 +475,8 @@ def demo(directory: Path) -> None:
         store.close()
     click.echo(_summary_line(counts, 1))
     report = site.build(config, directory / "site")
+    for warning in report.warnings:
+        click.echo(f"piperarc: warning: {warning}", err=True)
     click.echo(f"built {report.pages} pages in {report.seconds:.1f}s")
     click.echo(f"open {(directory / 'site' / urls.home()).resolve()}")
 

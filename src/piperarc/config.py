@@ -4,6 +4,7 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
 
     [archive]
     title = "Our lists"
+    base_url = "https://lists.example.org/archive/"   # optional: where the site is published
 
     [[lists]]
     name = "salon"
@@ -50,6 +51,9 @@ class ArchiveConfig:
     root: Path
     title: str
     lists: tuple[ListConfig, ...]
+    # Where the built site is published (ends in "/"), if said: Atom feeds then carry
+    # absolute links; without it their links are relative to the feed's own URL.
+    base_url: str | None = None
 
     @property
     def database(self) -> Path:
@@ -118,8 +122,25 @@ def load(root: Path) -> ArchiveConfig:
     if len(set(names)) != len(names):
         raise ConfigError("a list name appears twice", path)
     return ArchiveConfig(
-        root=root, title=str(archive.get("title", "Mail archive")), lists=tuple(lists)
+        root=root,
+        title=str(archive.get("title", "Mail archive")),
+        lists=tuple(lists),
+        base_url=_base_url(archive.get("base_url"), path),
     )
+
+
+def _base_url(value: object, path: Path) -> str | None:
+    """[archive] base_url: an absolute http(s) URL, kept with one trailing slash."""
+    if value is None or value == "":
+        return None
+    url = str(value)
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
+        raise ConfigError(
+            f"base_url must be an absolute http or https URL like "
+            f'"https://lists.example.org/archive/", not {url!r}',
+            path,
+        )
+    return url.rstrip("/") + "/"
 
 
 def _toml_string(value: str) -> str:

@@ -45,7 +45,9 @@ def prepare(mail: RawMail) -> NewMessage:
     if mail.problem:
         damage = f"{mail.problem}; {parsed.damage}" if parsed.damage else mail.problem
         parsed = dataclasses.replace(parsed, damage=damage)
-    return NewMessage(mail.raw, mail.envelope, parsed, digest, pack(mail.raw))
+    return NewMessage(
+        mail.raw, mail.envelope, parsed, digest, pack(mail.raw), parse.index_text(parsed)
+    )
 
 
 def _prepare_chunk(chunk: list[RawMail]) -> Prepared:
@@ -165,6 +167,16 @@ class Importer:
 def rethread(store: Store, list_name: str) -> None:
     """Thread the whole list again and record each message's place (numbers never change)."""
     store.set_threads(list_name, threads.thread(store.summaries(list_name)))
+
+
+def reindex(store: Store, list_name: str) -> int:
+    """Rebuild the list's search index from its raw messages (a better parser, a new
+    tokenizer, or a damaged index); returns how many messages were indexed."""
+    texts = (
+        (num, parse.index_text(parse.parse(raw, "", envelope)))
+        for num, envelope, raw in store.iter_raw(list_name)
+    )
+    return store.replace_index(list_name, texts)
 
 
 def import_paths(

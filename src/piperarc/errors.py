@@ -7,7 +7,8 @@
     ├── SourceError               an input file or folder cannot be read as mail
     │   └── TruncatedSourceError  a source ended in the middle (a cut .xz, a half mbox)
     ├── StoreError                the database refused a read or a write
-    └── NotFoundError             a message, thread or period that is not in the archive
+    ├── NotFoundError             a message, thread or period that is not in the archive
+    └── QueryError                a search query that cannot be understood
 
 Every error carries what it is about (`path`, a file or a list name) and the reason;
 `str(err)` is the line the CLI prints. Errors are translated only at the edges (cli, web).
@@ -53,3 +54,7 @@ class StoreError(PiperarcError):
 
 class NotFoundError(PiperarcError):
     """A message, thread or period that is not in the archive."""
+
+
+class QueryError(PiperarcError):
+    """A search query that cannot be understood; the message says how to write it."""

@@ -1,4 +1,12 @@
-"""Downloads made from raw messages: mboxrd (Atom feeds come with the live server issue).
+"""What other programs read: Atom feeds (RFC 4287) and mboxrd downloads.
+
+Atom: a list has two feeds (its newest messages, its newest threads) and each thread one (its
+messages); entries newest first. Entry ids are `urn:uuid:` names derived from the
+Message-ID (as public-inbox does), so an entry keeps its id in every feed, build and
+server, whatever the site's address. Links are absolute when the archive says where it is
+published ([archive] base_url), else relative to the feed's own URL, which RFC 4287 §2
+allows (IRI references resolve against the document's URI, RFC 3986 §5.1.3). Addresses are
+written as the list's `obfuscate` setting says, as on its pages.
 
 mboxrd: each message gets a From_ line, every line matching ^>*From gets one more ">", and
 a blank line follows the message. Nothing else changes: reading the result back with an
@@ -8,12 +16,143 @@ one, which mbox cannot avoid).
 
 from __future__ import annotations
 
+import posixpath
 import re
 import time
-from collections.abc import Iterable, Iterator
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import BinaryIO
 
+from piperarc import urls
+from piperarc.config import ListConfig
+from piperarc.model import StoredMessage, Summary
+from piperarc.render.text import obfuscate
+
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50  # entries in a list's feeds (a thread's feed holds all its messages)
+# The namespace of piperarc's uuid5 names (itself uuid5 of the URL namespace and our name).
+_UUIDS = uuid.uuid5(uuid.NAMESPACE_URL, "https://piperarc.invalid/atom")
+# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F).
+# (Listed, not as a negated class: scanning for a few is much faster on long bodies.)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """What an Atom feed says about itself; paths are relative to the site root."""
+
+    path: str  # where the feed is (urls.list_feed, urls.thread_feed)
+    page: str  # the page it is the feed of (rel="alternate")
+    title: str
+    feed_id: str  # a urn:uuid, stable across builds and servers
+
+
+def list_feed(lst: ListConfig, kind: str) -> Feed:
+    """A list's feed of its newest "messages" or its newest "threads"."""
+    what = "new messages" if kind == "messages" else "new threads"
+    return Feed(
+        path=urls.list_feed(lst.name, kind),
+        page=urls.list_home(lst.name),
+        title=f"{lst.title}: {what}",
+        feed_id=_urn(f"list\n{lst.address or lst.name}\n{kind}"),
+    )
+
+
+def thread_feed(lst: ListConfig, thread_key: str, root: StoredMessage | Summary) -> Feed:
+    """A thread's feed; `root` is its first message (whose key is the thread's)."""
+    return Feed(
+        path=urls.thread_feed(lst.name, thread_key),
+        page=urls.thread(lst.name, thread_key),
+        title=f"{root.subject or '(no subject)'} \N{EN DASH} {lst.title}",
+        feed_id=_urn(f"thread\n{lst.address or lst.name}\n{root.mid}"),
+    )
+
+
+def newest(summaries: Iterable[Summary], limit: int = FEED_SIZE) -> list[Summary]:
+    """The `limit` newest of `summaries`, newest first (ties: the later archived first)."""
+    return sorted(summaries, key=lambda s: (s.date_utc, s.num), reverse=True)[:limit]
+
+
+def thread_starters(threads: Mapping[str, Sequence[Summary]]) -> list[Summary]:
+    """The first message of each thread (threads as {key: members in thread order})."""
+    return [members[0] for members in threads.values() if members]
+
+
+def entry_id(msg: StoredMessage | Summary) -> str:
+    """A message's Atom entry id: a urn:uuid named by its Message-ID. A second message
+    with the same Message-ID (key KEY-2) gets its own."""
+    _, dash, copy = msg.key.partition("-")
+    return _urn(f"mid\n{msg.mid}" + (f"\n{copy}" if dash else ""))
+
+
+def atom(
+    feed: Feed,
+    lst: ListConfig,
+    messages: Sequence[StoredMessage],
+    base_url: str | None = None,
+) -> bytes:
+    """The Atom document of `feed` with an entry per message, newest first.
+
+    `base_url` (ending in "/") makes every link absolute; without it links are relative
+    to the feed's own location. An empty feed is dated 1970-01-01 (it has no news)."""
+    ordered = sorted(messages, key=lambda m: (m.date_utc, m.num), reverse=True)
+
+    def href(target: str) -> str:
+        if base_url:
+            return base_url + target
+        return posixpath.relpath(target, posixpath.dirname(feed.path))
+
+    # Unqualified names under a literal xmlns: ElementTree cannot write a default namespace
+    # with unqualified attributes (href, rel), which Atom's are.
+    root = ET.Element("feed", {"xmlns": ATOM})
+    _text(root, "id", feed.feed_id)
+    _text(root, "title", feed.title)
+    if lst.description:
+        _text(root, "subtitle", lst.description)
+    _text(root, "updated", _date(ordered[0].date_utc if ordered else 0))
+    _link(root, "self", href(feed.path), "application/atom+xml")
+    _link(root, "alternate", href(feed.page), "text/html")
+    ET.SubElement(root, "generator").text = "piperarc"
+    for msg in ordered:
+        entry = ET.SubElement(root, "entry")
+        _text(entry, "id", entry_id(msg))
+        _text(entry, "title", msg.subject or "(no subject)")
+        _text(entry, "published", _date(msg.date_utc))
+        _text(entry, "updated", _date(msg.date_utc))
+        author = ET.SubElement(entry, "author")
+        name = msg.from_name or msg.from_addr or "(unknown sender)"
+        _text(author, "name", obfuscate(name, lst.obfuscate))
+        if lst.obfuscate == "none" and msg.from_addr:
+            _text(author, "email", msg.from_addr)
+        _link(entry, "alternate", href(urls.message(lst.name, msg.key)), "text/html")
+        content = _text(entry, "content", obfuscate(msg.body_text, lst.obfuscate))
+        content.set("type", "text")
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _urn(name: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_UUIDS, name)}"
+
+
+def _text(parent: ET.Element, name: str, value: str) -> ET.Element:
+    element = ET.SubElement(parent, name)
+    element.text = _NOT_XML.sub("\ufffd", value)
+    return element
+
+
+def _link(parent: ET.Element, rel: str, href: str, media_type: str) -> None:
+    ET.SubElement(parent, "link", {"rel": rel, "href": href, "type": media_type})
+
+
+def _date(date_utc: int) -> str:
+    """RFC 3339 in UTC, as Atom's date constructs want (RFC 4287 §3.3)."""
+    return datetime.fromtimestamp(date_utc, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def envelope_line(envelope: str | None, from_addr: str, date_utc: int) -> bytes:

@@ -47,6 +47,66 @@ class NewMessage:
     parsed: ParsedMessage
     digest: str  # sha256 of raw with CRLF line ends as LF: identical copies share it
     packed: bytes  # raw, compressed as every store keeps it (store.base.pack)
+    index: IndexText  # what full-text search indexes
+
+
+@dataclass(frozen=True, slots=True)
+class IndexText:
+    """A message's text as the search index holds it, column by column."""
+
+    subject: str
+    sender: str  # name and address
+    body: str  # the sender's own lines
+    quoted: str  # quoted lines ("> ..."), ranked lower
+    files: str  # attachment file names
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """A word or phrase to find, perhaps only in one field."""
+
+    text: str  # one word, or the words of a phrase
+    field: str | None = None  # "subject", "sender", "body" (own and quoted), "facets", or None
+    prefix: bool = False  # "manp*": words that start with it
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed query: every group must match (a group matches if any of its terms does),
+    no excluded term may match, and the filter holds."""
+
+    groups: tuple[tuple[SearchTerm, ...], ...] = ()
+    excluded: tuple[SearchTerm, ...] = ()
+    filter: SearchFilter = field(default_factory=lambda: SearchFilter())
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """What a query asks that the index cannot answer: thread starters only (threading
+    changes as mail arrives, so it is not written into the index)."""
+
+    is_root: bool = False
+
+
+# Around the matched words of a search snippet; private-use characters, so they cannot
+# occur in mail the index holds (parse keeps them out) and need no escaping.
+MARK_START, MARK_END = "\ue000", "\ue001"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One message found by a search."""
+
+    list_name: str
+    num: int
+    key: str
+    mid: str
+    subject: str
+    from_name: str
+    from_addr: str
+    date_utc: int
+    tz_offset: int
+    snippet: str  # plain text, the matched words between MARK_START and MARK_END
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from piperarc import parse, urls
+from piperarc import feeds, parse, urls
 from piperarc.config import ListConfig
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.render import Renderer
@@ -72,6 +72,11 @@ def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
     return parse.parse(raw, msg.digest, msg.envelope, with_data=True).attachments
 
 
+def _list_feeds(lst: ListConfig) -> list[feeds.Feed]:
+    """The feeds a list's pages link to with <link rel="alternate">."""
+    return [feeds.list_feed(lst, kind) for kind in urls.FEEDS]
+
+
 def _groups(
     items: Sequence[Summary], key: Callable[[Summary], str], heading: Callable[[Summary], str]
 ) -> list[tuple[str, list[Summary]]]:
@@ -113,6 +118,7 @@ class Pages:
             "list",
             urls.list_home(lst.name),
             lst=lst,
+            feeds=_list_feeds(lst) if plan is not None else [],
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,
@@ -132,6 +138,7 @@ class Pages:
             "last": items[-1].date_utc,
             "older": keys[i - 1] if i > 0 else None,
             "newer": keys[i + 1] if i + 1 < len(keys) else None,
+            "feeds": _list_feeds(lst),
         }
         # By thread: threads in order of their first message here; depth as in the thread.
         by_thread: dict[str, list[Summary]] = {}
@@ -211,6 +218,10 @@ class Pages:
             prev_thread=prev_thread,
             next_thread=next_thread,
             thread_size=len(plan.threads[msg.thread_key]),
+            feeds=[
+                feeds.thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
+                *_list_feeds(lst),
+            ],
         )
         return MessagePage(html, article, files)
 
@@ -225,7 +236,13 @@ class Pages:
             first=entries[0][0],
             entries=[{"msg": msg, "article": article} for msg, article in entries],
             depths=[msg.depth for msg, _ in entries],
+            feeds=[feeds.thread_feed(lst, thread_key, entries[0][0])],
         )
+
+    def static_search(self, indexed: bool) -> str:
+        """search.html of the static build: Pagefind's UI over the index the build wrote,
+        or (`indexed` false) a note that this build has none."""
+        return self._page("search_static", urls.search(), indexed=indexed)
 
     def moved_thread(self, lst: ListConfig, plan: ListPlan, old_key: str) -> str | None:
         """A redirect from a thread page whose thread was merged into another (a missing

@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 from charset_normalizer import from_bytes
 
 from piperarc import mid as midlib
-from piperarc.model import Attachment, ParsedMessage
+from piperarc.model import Attachment, IndexText, ParsedMessage
 from piperarc.subjects import subject_base
 
 # Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
@@ -88,6 +88,21 @@ def header_text(value: object) -> str:
         except (ValueError, LookupError, AssertionError, IndexError):
             pass
     return _WS.sub(" ", text).strip()
+
+
+def index_text(parsed: ParsedMessage) -> IndexText:
+    """What full-text search indexes of a message: quoted lines apart, ranked lower."""
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in parsed.body_text.splitlines():
+        (quoted if line.lstrip().startswith(">") else own).append(line)
+    return IndexText(
+        subject=parsed.subject,
+        sender=f"{parsed.from_name} {parsed.from_addr}".strip(),
+        body="\n".join(own),
+        quoted="\n".join(quoted),
+        files=" ".join(a.filename for a in parsed.attachments),
+    )
 
 
 def parse_date(value: str | None) -> tuple[int, int] | None:

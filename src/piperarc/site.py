@@ -3,7 +3,8 @@
 Message and thread pages, the bulk of the work, are rendered thread by thread in worker
 processes (each opens the database read-only), which then write the period downloads; the
 parent meanwhile writes the period views and the homes. Every file is written to a
-temporary name and renamed, so a reader never sees half a page.
+temporary name and renamed, so a reader never sees half a page. Atom feeds are written
+beside the pages; last, Pagefind indexes the message pages for search.html.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from piperarc import urls
+from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import StoredMessage, Summary
@@ -39,8 +42,11 @@ class BuildReport:
     pages: int = 0
     attachments: int = 0
     downloads: int = 0
+    feeds: int = 0
     seconds: float = 0.0
+    search_seconds: float | None = None  # how long Pagefind took, if it ran
     lists: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # one line each, for the user
 
     def add(self, pages: int, messages: int, threads: int, attachments: int) -> None:
         self.pages += pages
@@ -80,6 +86,7 @@ class _Job:
     archive_title: str
     lst: ListConfig
     plan: ListPlan
+    base_url: str | None
 
 
 class _ListWriter:
@@ -111,6 +118,9 @@ class _ListWriter:
                 write(
                     urls.thread(lst.name, thread_key), self.pages.thread(lst, thread_key, entries)
                 )
+                feed = feeds.thread_feed(lst, thread_key, entries[0][0])
+                messages_only = [msg for msg, _ in entries]
+                write(feed.path, feeds.atom(feed, lst, messages_only, self.job.base_url))
                 pages += 1
                 threads += 1
         return pages, messages, threads, attachments
@@ -160,8 +170,10 @@ def build(
     *,
     jobs: int | None = None,
     list_names: Sequence[str] | None = None,
+    search_index: bool = True,
 ) -> BuildReport:
-    """Write the whole static archive of `config` under `out`."""
+    """Write the whole static archive of `config` under `out`; with `search_index`, then
+    index its message pages with Pagefind (a failure to is a warning, not an error)."""
     started = time.perf_counter()
     report = BuildReport()
     jobs = jobs or os.cpu_count() or 1
@@ -170,6 +182,8 @@ def build(
     pages = Pages(config.title)
     css = resources.files("piperarc").joinpath("render/static/piperarc.css").read_bytes()
     writer.write(urls.stylesheet(), css)
+    script = resources.files("piperarc").joinpath("render/static/search.js").read_bytes()
+    writer.write(urls.search_script(), script)
     store = open_store(config.database, readonly=True)
     stored = set(store.list_names())
     home_entries: list[dict[str, Any]] = []
@@ -193,9 +207,20 @@ def build(
             report.lists.append(lst.name)
             _build_list(config, store, lst, out, writer, pages, jobs, report)
         writer.write(urls.home(), pages.home(home_entries))
-        report.pages += 1
+        report.pages += 2  # the home and search.html
     finally:
         store.close()
+    if search_index:
+        indexing = time.perf_counter()
+        warning = _index_for_search(out)
+        if warning:
+            report.warnings.append(warning)
+        else:
+            report.search_seconds = time.perf_counter() - indexing
+    # Written last: it loads Pagefind's UI only when an index is there (this build's, or an
+    # earlier one kept by --no-search-index).
+    indexed = (out / urls.pagefind_ui("pagefind-ui.js")).is_file()
+    writer.write(urls.search(), pages.static_search(indexed))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -211,7 +236,8 @@ def _build_list(
     report: BuildReport,
 ) -> None:
     plan = ListPlan(store.summaries(lst.name), lst.period)
-    job = _Job(config.database, out, config.title, lst, plan)
+    threads_before = report.threads
+    job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     keys = sorted(plan.threads, key=lambda k: -len(plan.threads[k]))  # big threads first
     chunks = [keys[i : i + THREADS_PER_TASK] for i in range(0, len(keys), THREADS_PER_TASK)]
     if jobs > 1 and len(chunks) > 1:
@@ -236,6 +262,57 @@ def _build_list(
     report.pages += _redirect_moved_threads(writer, pages, lst, plan)
     writer.write(urls.list_home(lst.name), pages.list_home(lst, plan, store.stats(lst.name), sizes))
     report.pages += 1
+    # A feed per thread (written with its page) and the list's own.
+    report.feeds += report.threads - threads_before
+    report.feeds += _write_list_feeds(writer, store, lst, plan, config.base_url)
+
+
+def _write_list_feeds(
+    writer: Writer, store: Store, lst: ListConfig, plan: ListPlan, base_url: str | None
+) -> int:
+    """The list's feeds of its newest messages and newest threads (thread starters)."""
+    picks = {
+        "messages": feeds.newest(plan.by_date),
+        "threads": feeds.newest(feeds.thread_starters(plan.threads)),
+    }
+    for kind, summaries in picks.items():
+        messages = [store.message(lst.name, s.num) for s in summaries]
+        feed = feeds.list_feed(lst, kind)
+        writer.write(feed.path, feeds.atom(feed, lst, messages, base_url))
+    return len(picks)
+
+
+def _index_for_search(out: Path) -> str | None:
+    """Run Pagefind over the message pages (they carry data-pagefind-body) into
+    out/pagefind/. Returns a warning line when it cannot run, else None.
+
+    Pagefind writes into a fresh folder that then replaces the old index whole: it never
+    deletes files itself, so writing in place would leave every old fragment behind."""
+    try:
+        from pagefind_bin import get_executable  # the binary ships in this wheel
+
+        binary = str(get_executable())
+    except (ImportError, OSError) as err:
+        return f"no search index: Pagefind is not installed ({err}); pip install pagefind_bin"
+    final = out / urls.pagefind_folder()
+    fresh = out / f".pagefind.{os.getpid()}.tmp"
+    shutil.rmtree(fresh, ignore_errors=True)
+    command = [binary, "--site", str(out), "--glob", "*/m/*.html", "--output-path", str(fresh)]
+    try:
+        done = subprocess.run([*command, "--silent"], capture_output=True, text=True, check=False)
+    except OSError as err:
+        return f"no search index: cannot run {binary}: {err}"
+    if done.returncode != 0 or not fresh.is_dir():
+        shutil.rmtree(fresh, ignore_errors=True)
+        said = (done.stderr or done.stdout).strip().splitlines()
+        reason = said[-1] if said else f"exit status {done.returncode}"
+        return f"no search index: Pagefind failed: {reason}"
+    old = out / f".pagefind.{os.getpid()}.old"
+    if final.exists():
+        final.rename(old)
+    fresh.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return None
 
 
 def _write_period_views(writer: Writer, pages: Pages, lst: ListConfig, plan: ListPlan) -> int:

@@ -11,6 +11,10 @@ from any web server, any sub-path, a CDN or straight from disk (file://).
     NAME/m/KEY.eml                     the message's raw bytes
     NAME/m/KEY/N-FILENAME              its attachments
     NAME/t/KEY.html                    a whole thread (KEY: its first message's key)
+    NAME/t/KEY.mbox.gz                 the thread as mboxrd (served by `serve`)
+    NAME/messages.atom, NAME/threads.atom   Atom feeds: the newest messages, the newest threads
+    NAME/t/KEY.atom                    Atom feed of a thread's messages
+    search.html, pagefind/             the static site's search (Pagefind's index and UI)
 """
 
 from __future__ import annotations
@@ -109,6 +113,27 @@ def thread(list_name: str, thread_key: str) -> str:
     return f"{list_name}/t/{thread_key}.html"
 
 
+def thread_mbox(list_name: str, thread_key: str) -> str:
+    """A thread's messages as gzipped mboxrd (`serve` also answers the same path without
+    `.gz`, uncompressed)."""
+    return f"{list_name}/t/{thread_key}.mbox.gz"
+
+
+FEEDS = ("messages", "threads")
+
+
+def list_feed(list_name: str, kind: str) -> str:
+    """A list's Atom feed: `kind` "messages" (newest messages) or "threads" (newest threads)."""
+    if kind not in FEEDS:
+        raise ValueError(f"no {kind!r} feed: one of {', '.join(FEEDS)}")
+    return f"{list_name}/{kind}.atom"
+
+
+def thread_feed(list_name: str, thread_key: str) -> str:
+    """A thread's Atom feed, beside its page."""
+    return f"{list_name}/t/{thread_key}.atom"
+
+
 def search() -> str:
     """The search page: Pagefind in the static build, server-side results from `serve`."""
     return "search.html"
@@ -116,6 +141,31 @@ def search() -> str:
 
 def stylesheet() -> str:
     return "piperarc.css"
+
+
+def search_help() -> str:
+    """The page that explains the search query language (served by `serve`)."""
+    return "help/search.html"
+
+
+def search_mbox() -> str:
+    """Every message a search finds, as mboxrd (served by `serve`; add ?q=...)."""
+    return "search.mbox"
+
+
+def search_script() -> str:
+    """The script that starts Pagefind's UI on search.html (no inline script: the CSP)."""
+    return "piperarc-search.js"
+
+
+def pagefind_folder() -> str:
+    """Where the build puts Pagefind's index and UI."""
+    return "pagefind"
+
+
+def pagefind_ui(name: str) -> str:
+    """A file of Pagefind's output folder: pagefind-ui.js, pagefind-ui.css, pagefind.js."""
+    return f"{pagefind_folder()}/{name}"
 
 
 def safe_filename(name: str, index: int) -> str:

@@ -64,7 +64,16 @@ class Renderer:
         self.env = environment()
         self._templates = {
             name: self.env.get_template(f"{name}.html")
-            for name in ("home", "list", "period", "message", "message_body", "thread", "moved")
+            for name in (
+                "home",
+                "list",
+                "period",
+                "message",
+                "message_body",
+                "thread",
+                "moved",
+                "search_static",
+            )
         }
 
     def page(self, name: str, page_path: str, **context: Any) -> str:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from piperarc.model import NewMessage, StoredMessage, Summary, ThreadPlacement
+from piperarc.model import (
+    IndexText,
+    NewMessage,
+    SearchHit,
+    SearchQuery,
+    StoredMessage,
+    Summary,
+    ThreadPlacement,
+)
 
 
 def pack(raw: bytes) -> bytes:
@@ -57,6 +65,15 @@ class Store(Protocol):
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         """Record where threading put each message."""
 
+    def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
+        """Rebuild the list's search index from (num, text) pairs; one transaction."""
+
+    def search(
+        self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
+    ) -> tuple[int, list[SearchHit]]:
+        """(total, one page of hits): ranked by relevance (or newest first when `by_date`
+        or when the query has no words). Raises QueryError if the backend rejects it."""
+
     # -- reads --
     def list_names(self) -> list[str]:
         """The lists that have a row in the store."""
@@ -85,6 +102,10 @@ class Store(Protocol):
 
     def stats(self, list_name: str) -> ListStats:
         """The list's counts and date range."""
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits a write: a cheap way
+        for a long-lived reader (the web app) to know its cached views are stale."""
 
     def close(self) -> None:
         """Release the connection."""
