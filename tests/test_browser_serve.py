@@ -154,13 +154,8 @@ def test_search_open_a_result_walk_its_thread_and_download_its_mbox(
     # The thread's mbox, downloaded by the browser: every message of the thread.
     page.locator("nav.neighbours a", has_text="whole thread").click()
     page.wait_for_load_state()
-    mbox_url = page.url.removesuffix(".html") + ".mbox.gz"
     with page.expect_download() as info:
-        page.evaluate(
-            """url => { const a = document.createElement('a'); a.href = url;
-                         a.download = ''; document.body.append(a); a.click(); }""",
-            mbox_url,
-        )
+        page.locator("a.download", has_text="Download the thread").click()
     download = info.value
     assert download.suggested_filename.endswith(".mbox.gz")
     target = tmp_path / download.suggested_filename

@@ -210,3 +210,23 @@ def test_from_search_on_linux_man_equals_the_ground_truth(
     expected = sum(1 for _, sender in truth if word in _words(sender))
     assert expected > 0
     assert search.run(store, f"f:{word}").total == expected
+
+
+def test_is_root_follows_threading_when_a_parent_arrives_late(run: Run, archive: Path) -> None:
+    reply = (
+        b"From: b@x\nSubject: Re: plans\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n"
+        b"Message-ID: <reply@x>\nIn-Reply-To: <root@x>\n\nyes to the plans\n"
+    )
+    root = (
+        b"From: a@x\nSubject: plans\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n"
+        b"Message-ID: <root@x>\n\nlet us make plans\n"
+    )
+
+    def roots() -> list[str]:
+        out = json.loads(run("search", "--archive", archive, "is:root plans", "--json").stdout)
+        return [r["message_id"] for r in out["results"]]
+
+    run("import", "--archive", archive, "--list", "salon", "-", input=reply)
+    assert roots() == ["reply@x"]  # alone, the reply starts its thread
+    run("import", "--archive", archive, "--list", "salon", "-", input=root)
+    assert roots() == ["root@x"]

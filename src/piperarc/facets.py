@@ -2,7 +2,8 @@
 hidden column of the full-text index, so that l:, d: and has: narrow a search inside the
 index (fast at any size) instead of row by row afterwards.
 
-    l<hex of the list name>   d20230105 (UTC day)   m202301 (month)   y2023 (year)   attach
+    l<hex of the list name>   d20230105 (UTC day)   m202301 (month)   y2023 (year)
+    attach (has attachments)  root (starts a thread)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
 
 ATTACHMENT = "attach"
+ROOT = "root"  # a thread starter: added and removed as threading changes (store.set_threads)
 
 
 def list_token(list_name: str) -> str:
@@ -18,12 +20,16 @@ def list_token(list_name: str) -> str:
     return "l" + list_name.encode("utf-8").hex()
 
 
-def message_tokens(list_name: str, date_utc: int, has_attachments: bool) -> str:
+def message_tokens(
+    list_name: str, date_utc: int, has_attachments: bool, is_root: bool = False
+) -> str:
     """The facet tokens of one message."""
     day = datetime.fromtimestamp(date_utc, UTC)
     tokens = [list_token(list_name), f"d{day:%Y%m%d}", f"m{day:%Y%m}", f"y{day:%Y}"]
     if has_attachments:
         tokens.append(ATTACHMENT)
+    if is_root:
+        tokens.append(ROOT)
     return " ".join(tokens)
 
 

@@ -72,20 +72,12 @@ class SearchTerm:
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
-    """A parsed query: every group must match (a group matches if any of its terms does),
-    no excluded term may match, and the filter holds."""
+    """A parsed query: every group must match (a group matches if any of its terms does)
+    and no excluded term may. Lists, dates, attachments and thread starters are terms on
+    the index's facets (facets.py)."""
 
     groups: tuple[tuple[SearchTerm, ...], ...] = ()
     excluded: tuple[SearchTerm, ...] = ()
-    filter: SearchFilter = field(default_factory=lambda: SearchFilter())
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilter:
-    """What a query asks that the index cannot answer: thread starters only (threading
-    changes as mail arrives, so it is not written into the index)."""
-
-    is_root: bool = False
 
 
 # Around the matched words of a search snippet; private-use characters, so they cannot

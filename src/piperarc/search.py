@@ -27,7 +27,7 @@ from markupsafe import escape
 
 from piperarc import facets, urls
 from piperarc.errors import QueryError
-from piperarc.model import MARK_END, MARK_START, SearchFilter, SearchHit, SearchQuery, SearchTerm
+from piperarc.model import MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerm
 from piperarc.render.text import iso_date, obfuscate
 from piperarc.store import Store
 
@@ -164,15 +164,13 @@ def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
         groups.append(list(dates))
     if has_attachment:
         groups.append([SearchTerm(facets.ATTACHMENT, "facets")])
+    if is_root:
+        groups.append([SearchTerm(facets.ROOT, "facets")])
     if excluded and not groups:
         raise QueryError(
             "say what to search for as well as what to leave out: a word, l:list or d:date"
         )
-    return SearchQuery(
-        groups=tuple(tuple(g) for g in groups),
-        excluded=tuple(excluded),
-        filter=SearchFilter(is_root),
-    )
+    return SearchQuery(groups=tuple(tuple(g) for g in groups), excluded=tuple(excluded))
 
 
 def run(
@@ -192,7 +190,7 @@ def run(
     if not query.strip():
         raise QueryError("type some words to search for (see the search help for more)")
     parsed = parse_query(query, list_names or ())
-    if not parsed.groups and not parsed.filter.is_root:
+    if not parsed.groups:
         raise QueryError("type some words to search for (see the search help for more)")
     total, hits = store.search(
         parsed, by_date=sort == "date", limit=per_page, offset=(page - 1) * per_page

@@ -104,8 +104,12 @@ class _ListWriter:
         lst, plan, write = self.job.lst, self.job.plan, self.writer.write
         for thread_key in thread_keys:
             entries: list[tuple[StoredMessage, Markup]] = []
+            mbox: list[bytes] = []
             for msg, raw in self.store.thread_messages(lst.name, thread_key):
                 page = self.pages.message(lst, plan, msg, raw)
+                mbox.append(
+                    mboxrd_entry(envelope_line(msg.envelope, msg.from_addr, msg.date_utc), raw)
+                )
                 for a in page.attachments:
                     write(urls.attachment(lst.name, msg.key, a.index, a.filename), a.data)
                 write(urls.message_raw(lst.name, msg.key), raw)
@@ -117,6 +121,10 @@ class _ListWriter:
             if entries:
                 write(
                     urls.thread(lst.name, thread_key), self.pages.thread(lst, thread_key, entries)
+                )
+                write(
+                    urls.thread_mbox(lst.name, thread_key),
+                    gzip.compress(b"".join(mbox), compresslevel=6, mtime=0),
                 )
                 feed = feeds.thread_feed(lst, thread_key, entries[0][0])
                 messages_only = [msg for msg, _ in entries]

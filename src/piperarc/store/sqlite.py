@@ -304,9 +304,10 @@ class SQLiteStore:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             rows = {
-                num: (i, date_utc, attachments)
-                for num, i, date_utc, attachments in self.db.execute(
-                    "SELECT num, id, date_utc, attachments FROM messages WHERE list_id = ?",
+                num: (i, date_utc, attachments, thread_key != "" and pos == 0)
+                for num, i, date_utc, attachments, thread_key, pos in self.db.execute(
+                    "SELECT num, id, date_utc, attachments, thread_key, thread_pos "
+                    "FROM messages WHERE list_id = ?",
                     (list_id,),
                 )
             }
@@ -314,9 +315,11 @@ class SQLiteStore:
                 "DELETE FROM search_index WHERE rowid = ?", ((row[0],) for row in rows.values())
             )
             for num, text in texts:
-                message_id, date_utc, attachments = rows[num]
+                message_id, date_utc, attachments, is_root = rows[num]
                 self._index(
-                    message_id, text, facets.message_tokens(list_name, date_utc, attachments > 0)
+                    message_id,
+                    text,
+                    facets.message_tokens(list_name, date_utc, attachments > 0, is_root),
                 )
                 count += 1
             self.db.execute("COMMIT")
@@ -336,22 +339,16 @@ class SQLiteStore:
         match = " AND ".join(
             "(" + " OR ".join(_fts_term(t) for t in group) + ")" for group in query.groups
         )
-        if match and query.excluded:
+        if not match:
+            return 0, []
+        if query.excluded:
             match = f"({match}) NOT ({' OR '.join(_fts_term(t) for t in query.excluded)})"
-        root = " AND m.thread_pos = 0" if query.filter.is_root else ""
         try:
-            if not match:  # no words and no facets: is:root alone
-                return self._latest(root, limit, offset)
-            if root:
-                total = self.db.execute(
-                    "SELECT count(*) FROM search_index JOIN messages m ON m.id = "
-                    f"search_index.rowid WHERE search_index MATCH ?{root}",
-                    (match,),
-                ).fetchone()[0]
-            else:
-                total = self.db.execute(
-                    "SELECT count(*) FROM search_index WHERE search_index MATCH ?", (match,)
-                ).fetchone()[0]
+            # Everything a query asks is in the index (facets included), so counting and
+            # the window never touch the messages table.
+            total = self.db.execute(
+                "SELECT count(*) FROM search_index WHERE search_index MATCH ?", (match,)
+            ).fetchone()[0]
             window = ""
             args: list[object] = [match]
             if total > RANK_WINDOW:
@@ -363,28 +360,27 @@ class SQLiteStore:
                 if cutoff is not None:
                     window = " AND search_index.rowid >= ?"
                     args.append(cutoff[0])
-            base = (
-                "FROM search_index JOIN messages m ON m.id = search_index.rowid "
-                f"WHERE search_index MATCH ?{window}{root}"
-            )
             order = "m.date_utc + 0 DESC" if by_date else f"{_RANK}, m.date_utc DESC"
-            # Order and cut first, then make snippets for that page only: SQLite would
-            # otherwise compute a snippet for every match before sorting.
             ids = [
                 row[0]
                 for row in self.db.execute(
-                    f"SELECT m.id {base} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset]
+                    "SELECT m.id FROM search_index JOIN messages m ON m.id = search_index.rowid "
+                    f"WHERE search_index MATCH ?{window} ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*args, limit, offset],
                 )
             ]
             if not ids:
                 return total, []
+            # Snippets for this page only, found by rowid (SQLite would otherwise make one
+            # for every match before sorting).
             snippet = f"snippet(search_index, -1, '{MARK_START}', '{MARK_END}', '…', 24)"
-            marks = ",".join("?" * len(ids))
             found = {
                 row[0]: row[1:]
                 for row in self.db.execute(
-                    f"SELECT m.id, {_HIT_COLUMNS}, {snippet} {base} AND m.id IN ({marks})",
-                    [*args, *ids],
+                    f"SELECT m.id, {_HIT_COLUMNS}, {snippet} FROM search_index "
+                    "JOIN messages m ON m.id = search_index.rowid WHERE search_index MATCH ? "
+                    f"AND search_index.rowid IN ({','.join('?' * len(ids))})",
+                    [match, *ids],
                 )
             }
         except sqlite3.OperationalError as err:
@@ -393,21 +389,18 @@ class SQLiteStore:
             raise StoreError(f"cannot search: {err}", self.path) from err
         return total, [_hit(found[i]) for i in ids if i in found]
 
-    def _latest(self, where: str, limit: int, offset: int) -> tuple[int, list[SearchHit]]:
-        """Newest first, for a query of filters only."""
-        total = self.db.execute(f"SELECT count(*) FROM messages m WHERE 1{where}").fetchone()[0]
-        rows = self.db.execute(
-            f"SELECT {_HIT_COLUMNS}, substr(c.body_text, 1, 200) FROM messages m "
-            "JOIN contents c ON c.message_id = m.id "
-            f"WHERE 1{where} ORDER BY m.date_utc DESC LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
-        return total, [_hit(row) for row in rows]
-
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         list_id = self._list_id(list_name)
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            before = {
+                num: (message_id, thread_key != "" and pos == 0, date_utc, attachments > 0)
+                for num, message_id, thread_key, pos, date_utc, attachments in self.db.execute(
+                    "SELECT num, id, thread_key, thread_pos, date_utc, attachments "
+                    "FROM messages WHERE list_id = ?",
+                    (list_id,),
+                )
+            }
             self.db.executemany(
                 "UPDATE messages SET thread_key = ?, parent_num = ?, depth = ?, thread_pos = ? "
                 "WHERE list_id = ? AND num = ?",
@@ -416,6 +409,19 @@ class SQLiteStore:
                     for p in placements
                 ),
             )
+            # is:root lives in the search index: rewrite the facets of messages that
+            # started, or stopped starting, a thread.
+            changed = []
+            for p in placements:
+                message_id, was_root, date_utc, attached = before[p.num]
+                if was_root != (p.thread_pos == 0):
+                    changed.append(
+                        (
+                            facets.message_tokens(list_name, date_utc, attached, p.thread_pos == 0),
+                            message_id,
+                        )
+                    )
+            self.db.executemany("UPDATE search_index SET facets = ? WHERE rowid = ?", changed)
             self.db.execute("COMMIT")
         except sqlite3.Error as err:
             if self.db.in_transaction:
