@@ -95,9 +95,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         thread.join()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Debian chromium, or a skip (a failure in CI) saying how to install it."""
+def _chromium() -> Iterator[Browser]:
+    """Headless Debian chromium, or a skip (a failure in CI) saying how to install it: what
+    each browser test module's `browser` fixture yields."""
     if not CHROMIUM.exists():
         _unavailable(f"no {CHROMIUM}: apt-get install chromium")
     try:
@@ -110,6 +110,12 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian chromium (see _chromium)."""
+    yield from _chromium()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from piperarc.cli import main
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Site, _QuietHandler, _record, _unavailable
+from tests.test_browser import Site, _chromium, _QuietHandler, _record, _unavailable
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -61,18 +61,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        _unavailable(f"no {CHROMIUM}: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("no playwright package: pip install playwright (or pip install -e '.[test]')")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    """Headless Debian chromium (see _chromium)."""
+    yield from _chromium()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from piperarc import config as configlib
 from piperarc.cli import main
 from piperarc.web import create_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _unavailable
+from tests.test_browser import _chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -66,19 +66,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian chromium, or a skip (a failure in CI) saying how to install it."""
-    if not CHROMIUM.exists():
-        _unavailable(f"no {CHROMIUM}: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("no playwright package: pip install playwright (or pip install -e '.[test]')")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    """Headless Debian chromium (see _chromium)."""
+    yield from _chromium()
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from starlette.applications import Starlette
 
 from piperarc import config as configlib
 from piperarc.sources.sample import sample_mbox
-from piperarc.web import CSP, create_app
+from piperarc.web import create_app
+from piperarc.webhttp import CSP
 from tests.conftest import Run, cli
 
 HTML_ATTACHMENT = b"""From: Mallory <mallory@example.net>

@@ -15,7 +15,7 @@ from piperarc import urls
 from piperarc.config import ListConfig
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.pages import ListPlan
-from piperarc.render.text import iso_date, obfuscate
+from piperarc.render.text import iso_date, iso_offset, obfuscate
 from piperarc.store import ListStats
 
 API_VERSION = "1"
@@ -28,10 +28,6 @@ def sender(name: str, addr: str, mode: str) -> str:
     if not addr:
         return name
     return obfuscate(f"{name} <{addr}>" if name else addr, mode)
-
-
-def _offset(minutes: int) -> str:
-    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 class Documents:
@@ -165,7 +161,7 @@ class Documents:
             "from": sender(msg.from_name, msg.from_addr, mode),
             "from_name": obfuscate(msg.from_name, mode),
             "date": iso_date(msg.date_utc),
-            "date_offset": _offset(msg.tz_offset),
+            "date_offset": iso_offset(msg.tz_offset),
             "date_source": msg.date_source,
             "in_reply_to": msg.in_reply_to,
             "references": list(msg.references),

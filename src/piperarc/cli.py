@@ -18,7 +18,7 @@ from piperarc import mid as midlib
 from piperarc import search as searchlib
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.model import ImportCounts, StoredMessage
-from piperarc.render.text import iso_date
+from piperarc.render.text import iso_date, iso_offset
 from piperarc.sources import FORMATS
 from piperarc.sources.sample import sample_mbox
 from piperarc.store import Store, open_store
@@ -279,7 +279,6 @@ def stats(archive: Path, as_json: bool) -> None:
 
 
 def _message_fields(msg: StoredMessage) -> dict[str, Any]:
-    offset = msg.tz_offset
     return {
         "list": msg.list_name,
         "number": msg.num,
@@ -288,8 +287,7 @@ def _message_fields(msg: StoredMessage) -> dict[str, Any]:
         "url": urls.message(msg.list_name, msg.key),
         "thread_url": urls.thread(msg.list_name, msg.thread_key),
         "date": iso_date(msg.date_utc),
-        "date_offset": f"{'+' if offset >= 0 else '-'}{divmod(abs(offset), 60)[0]:02d}:"
-        f"{abs(offset) % 60:02d}",
+        "date_offset": iso_offset(msg.tz_offset),
         "date_source": msg.date_source,
         "from_name": msg.from_name,
         "from_address": msg.from_addr,

@@ -72,6 +72,17 @@ def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
     return parse.parse(raw, msg.digest, msg.envelope, with_data=True).attachments
 
 
+def home_entry(lst: ListConfig, stats: ListStats | None) -> dict[str, Any]:
+    """A list's line on the archive's home (Pages.home); `stats` None while it has no mail."""
+    return {
+        "name": lst.name,
+        "title": lst.title,
+        "description": lst.description,
+        "messages": stats.messages if stats else 0,
+        "last": stats.last if stats else None,
+    }
+
+
 def _list_feeds(lst: ListConfig) -> list[feeds.Feed]:
     """The feeds a list's pages link to with <link rel="alternate">."""
     return [feeds.list_feed(lst, kind) for kind in urls.FEEDS]

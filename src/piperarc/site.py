@@ -27,7 +27,7 @@ from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import StoredMessage, Summary
-from piperarc.pages import ListPlan, Pages
+from piperarc.pages import ListPlan, Pages, home_entry
 from piperarc.store import Store, open_store
 
 THREADS_PER_TASK = 64
@@ -200,15 +200,7 @@ def build(
             if list_names and lst.name not in list_names:
                 continue
             stats = store.stats(lst.name) if lst.name in stored else None
-            home_entries.append(
-                {
-                    "name": lst.name,
-                    "title": lst.title,
-                    "description": lst.description,
-                    "messages": stats.messages if stats else 0,
-                    "last": stats.last if stats else None,
-                }
-            )
+            home_entries.append(home_entry(lst, stats))
             if stats is None or not stats.messages:
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
                 continue

@@ -100,6 +100,11 @@ def iso_date(date_utc: int) -> str:
     return datetime.fromtimestamp(date_utc, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_offset(minutes: int) -> str:
+    """An offset from UTC in minutes as ISO 8601 writes it: 60 → "+01:00", -330 → "-05:30"."""
+    return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def human_size(size: int) -> str:
     """1536 → "1.5 KB"."""
     value = float(size)

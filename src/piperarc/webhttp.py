@@ -1,0 +1,158 @@
+"""The live server's HTTP plumbing (web.py): validators and conditional requests, dates,
+download names, streamed gzip, and the security headers every response carries.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from piperarc.webcache import CachedPage
+
+# The same policy as the <meta> in render/templates/base.html, sent as a header too: a
+# header also covers downloads and errors, and frame-ancestors works only there.
+CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+# Attachments are downloads, but if a browser shows one anyway it runs nothing.
+ATTACHMENT_CSP = "default-src 'none'; sandbox"
+STREAM_CHUNK = 64 * 1024
+
+PAGE_CACHING = "public, max-age=300"  # pages of an index change when mail arrives
+IMMUTABLE = "public, max-age=31536000, immutable"  # originals and attachments never change
+NO_STORE = "no-store"
+
+# Types a browser shows without running anything; every other attachment is sent as
+# application/octet-stream (never text/html, never image/svg+xml).
+INERT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/x-tar",
+        "application/pgp-signature",
+        "application/pkcs7-signature",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "text/x-patch",
+        "text/x-diff",
+        "text/csv",
+    }
+)
+
+
+def site_path(request: Request) -> str:
+    """The request's path from the site root, as urls.py writes paths ("salon/index.html")."""
+    path = str(request.scope["path"])
+    root = str(request.scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path.lstrip("/")
+
+
+def http_date(seconds: int) -> str:
+    """An HTTP-date (RFC 9110 5.6.7) for Last-Modified."""
+    return formatdate(seconds, usegmt=True)
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """RFC 6266: an ASCII fallback name, and the real one (RFC 8187) when it differs."""
+    header = f'attachment; filename="{fallback}"'
+    if filename != fallback:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
+
+
+def not_modified(request: Request, etag: str, last_modified: int | None) -> bool:
+    """RFC 9110 13.2.2: If-None-Match first; If-Modified-Since only without it."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims and last_modified is not None:
+        try:
+            return last_modified <= int(parsedate_to_datetime(ims).timestamp())
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def page_response(
+    request: Request,
+    page: CachedPage,
+    *,
+    media_type: str = "text/html; charset=utf-8",
+    cache_control: str = PAGE_CACHING,
+    use_last_modified: bool = False,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    """`page` with its validators, or 304 when the client's copy is current."""
+    headers = {"ETag": page.etag, "Cache-Control": cache_control, **(extra or {})}
+    if page.last_modified is not None:
+        headers["Last-Modified"] = http_date(page.last_modified)
+    modified = page.last_modified if use_last_modified else None
+    if not_modified(request, page.etag, modified):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, media_type=media_type, headers=headers)
+
+
+def gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """gzip of the concatenated chunks, streamed (header mtime 0, as the static build's)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for chunk in chunks:
+        out = packer.compress(chunk)
+        if out:
+            yield out
+    yield packer.flush()
+
+
+def batched(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Chunks joined to about STREAM_CHUNK bytes: fewer hand-offs to the event loop."""
+    pending: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= STREAM_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+class SecurityHeaders:
+    """Adds the Content-Security-Policy and nosniff to every response that lacks them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                if b"referrer-policy" not in names:
+                    headers.append((b"referrer-policy", b"no-referrer"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
