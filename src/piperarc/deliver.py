@@ -12,6 +12,8 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.pool import AsyncResult, Pool
@@ -69,6 +71,40 @@ def _chunks(mails: Iterable[RawMail], errors: list[SourceError]) -> Iterator[lis
         yield chunk
 
 
+def _read_ahead(chunks: Iterator[list[RawMail]], depth: int) -> Iterator[list[RawMail]]:
+    """The chunks, read by a thread a few ahead: decompressing and reading release the GIL,
+    so the next chunks come in while this thread writes the store."""
+    ready: queue.Queue[list[RawMail] | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ready.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as err:  # handed to the reader of the chunks, raised there
+            ready.put(err)
+            return
+        ready.put(None)
+
+    reader = threading.Thread(target=read, name="piperarc-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 class Importer:
     """Feeds messages to the store in batches, counts what happened, rethreads at the end.
 
@@ -119,7 +155,7 @@ class Importer:
             else:
                 window = IN_FLIGHT_PER_WORKER * self._jobs
                 pending: deque[AsyncResult[Prepared]] = deque()
-                for chunk in _chunks(mails, errors):
+                for chunk in _read_ahead(_chunks(mails, errors), window):
                     pending.append(self._pool.apply_async(_prepare_chunk, (chunk,)))
                     if len(pending) >= window:
                         self._take(pending.popleft().get())

@@ -37,6 +37,7 @@ ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50  # entries in a list's feeds (a thread's feed holds all its messages)
 # The namespace of piperarc's uuid5 names (itself uuid5 of the URL namespace and our name).
 _UUIDS = uuid.uuid5(uuid.NAMESPACE_URL, "https://piperarc.invalid/atom")
+CONTENT_CHARS = 4000  # of a message's text in its feed entry
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F).
 # (Listed, not as a negated class: scanning for a few is much faster on long bodies.)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -130,10 +131,18 @@ def atom(
         if lst.obfuscate == "none" and msg.from_addr:
             _text(author, "email", msg.from_addr)
         _link(entry, "alternate", href(urls.message(lst.name, msg.key)), "text/html")
-        content = _text(entry, "content", obfuscate(msg.body_text, lst.obfuscate))
+        content = _text(entry, "content", obfuscate(_excerpt(msg.body_text), lst.obfuscate))
         content.set("type", "text")
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document
+
+
+def _excerpt(text: str) -> str:
+    """The start of a message for its feed entry: a reader opens the page for the rest
+    (a long patch in full would make every thread's feed as big as its page)."""
+    if len(text) <= CONTENT_CHARS:
+        return text
+    return text[: text.rfind("\n", 0, CONTENT_CHARS) + 1 or CONTENT_CHARS] + "[…]\n"
 
 
 def _urn(name: str) -> str:
