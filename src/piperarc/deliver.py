@@ -77,21 +77,25 @@ def _read_ahead(chunks: Iterator[list[RawMail]], depth: int) -> Iterator[list[Ra
     ready: queue.Queue[list[RawMail] | BaseException | None] = queue.Queue(depth)
     stop = threading.Event()
 
+    def hand_over(item: list[RawMail] | BaseException | None) -> bool:
+        """Queue the item unless the consumer has gone; never blocks past its going."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def read() -> None:
         try:
             for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        ready.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(chunk):
                     return
-        except BaseException as err:  # handed to the reader of the chunks, raised there
-            ready.put(err)
+        except BaseException as err:  # handed to the consumer of the chunks, raised there
+            hand_over(err)
             return
-        ready.put(None)
+        hand_over(None)
 
     reader = threading.Thread(target=read, name="piperarc-read-ahead", daemon=True)
     reader.start()
@@ -229,7 +233,8 @@ def import_paths(
 ) -> ImportCounts:
     """Import every source (a path, or "-" for one message on stdin) into `list_name`."""
     if jobs is None:
-        jobs = os.cpu_count() or 1
+        # Parsing workers pay off for files; one message on stdin is parsed in-process.
+        jobs = 1 if all(name == "-" for name in paths) else os.cpu_count() or 1
     with Importer(store, list_name, now, jobs=jobs, on_message=on_message) as importer:
         for name in paths:
             if name == "-":

@@ -79,8 +79,7 @@ MIGRATIONS: tuple[str, ...] = (
     -- `facets` holds facets.message_tokens (list, day, month, year, attachments).
     CREATE VIRTUAL TABLE search_index USING fts5(
         subject, sender, body, quoted, files, facets,
-        tokenize = 'unicode61 remove_diacritics 2',
-        prefix = '2 3 4'                           -- fast manp*, mma*, ...
+        tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
 )
@@ -154,6 +153,8 @@ class SQLiteStore:
                 self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
+                # Room for the full-text index's merges: most of an import's write time.
+                self.db.execute("PRAGMA cache_size=-65536")
                 self._migrate()
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as err:

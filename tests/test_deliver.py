@@ -1,0 +1,39 @@
+"""The write path's plumbing: reading ahead of the store, and stopping cleanly."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from piperarc.deliver import _read_ahead
+from piperarc.sources import RawMail
+
+
+def _chunks(count: int, fail_at: int | None = None) -> Iterator[list[RawMail]]:
+    for i in range(count):
+        if i == fail_at:
+            raise OSError("disk went away")
+        yield [RawMail(b"Subject: %d\n\nx\n" % i, None, f"test:{i}")]
+
+
+def test_read_ahead_gives_every_chunk_in_order() -> None:
+    got = [chunk[0].origin for chunk in _read_ahead(_chunks(50), depth=3)]
+    assert got == [f"test:{i}" for i in range(50)]
+
+
+def test_an_error_while_reading_reaches_the_consumer_after_the_chunks_before_it() -> None:
+    got: list[str] = []
+    with pytest.raises(OSError, match="disk went away"):
+        for chunk in _read_ahead(_chunks(50, fail_at=7), depth=3):
+            got.append(chunk[0].origin)
+    assert got == [f"test:{i}" for i in range(7)]
+
+
+def test_a_consumer_that_stops_early_leaves_no_reader_thread_behind() -> None:
+    before = threading.active_count()
+    reader = _read_ahead(_chunks(1000), depth=2)
+    next(reader)
+    reader.close()  # what an exception in the consumer does to the generator
+    assert threading.active_count() == before
