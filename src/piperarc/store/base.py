@@ -19,8 +19,9 @@ from piperarc.model import (
 
 
 def pack(raw: bytes) -> bytes:
-    """Raw bytes as every backend keeps them: zlib, which any language can read back."""
-    return zlib.compress(raw, 6)
+    """Raw bytes as every backend keeps them: zlib, which any language can read back.
+    Level 1: a third of the time of level 6 on mail, for about a fifth more bytes."""
+    return zlib.compress(raw, 1)
 
 
 def unpack(packed: bytes) -> bytes:
