@@ -154,8 +154,6 @@ class SQLiteStore:
                 self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
-                # Room for the full-text index's merges: most of an import's write time.
-                self.db.execute("PRAGMA cache_size=-65536")
                 self._migrate()
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as err:
