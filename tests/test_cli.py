@@ -194,3 +194,9 @@ def test_stdin_takes_one_message_with_or_without_an_envelope(run: Run, archive: 
     )
     again = run("import", "--archive", archive, "--list", "salon", "-", input=ONE)
     assert again.stdout.startswith("imported 0 new, 1 duplicates skipped")
+
+
+def test_a_list_cannot_take_the_name_of_the_archives_own_pages(run: Run, archive: Path) -> None:
+    result = run("init", archive, "--list", "api")
+    assert result.exit_code == 1
+    assert "taken by the archive's own pages" in result.stderr

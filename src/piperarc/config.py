@@ -29,6 +29,8 @@ DATABASE_NAME = "archive.sqlite3"
 PERIODS = ("month", "year", "quarter", "week")
 OBFUSCATIONS = ("none", "at", "hide")
 # A list name becomes a folder and a URL segment: keep it to what is safe in both.
+# Top-level folders of the site and the server that a list's folder must not shadow.
+RESERVED_NAMES = frozenset({"api", "mid", "help", "pagefind", "search.html", "index.html"})
 LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -78,6 +80,11 @@ def check_list_name(name: str) -> str:
         raise ConfigError(
             f"invalid list name {name!r}: use lower-case letters, digits, '.', '_' and '-', "
             "starting with a letter or digit, at most 64 characters"
+        )
+    if name in RESERVED_NAMES:
+        raise ConfigError(
+            f"the list name {name!r} is taken by the archive's own pages "
+            f"({', '.join(sorted(RESERVED_NAMES))}): choose another"
         )
     return name
 
