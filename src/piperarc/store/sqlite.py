@@ -231,11 +231,15 @@ class SQLiteStore:
                 date_utc, tz_offset = parsed.date_utc, parsed.tz_offset
                 if date_utc is None:
                     date_utc, tz_offset, date_source = archived_at, 0, "archived"
+                # Until threading places it (deliver rethreads after the import), a message
+                # without references is taken to start a thread: is:root is then right at
+                # once, and set_threads rewrites only the few guesses that were wrong.
+                predicted_root = not parsed.references
                 cursor = db.execute(
                     "INSERT INTO messages (list_id, num, key, mid, mid_synthetic, digest, "
                     "date_utc, tz_offset, date_source, from_name, from_addr, subject, "
                     "subject_base, in_reply_to, refs, attachments, damage, size, envelope, "
-                    "archived_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "archived_at, thread_pos) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         list_id,
                         next_num,
@@ -257,6 +261,7 @@ class SQLiteStore:
                         len(new.raw),
                         new.envelope,
                         archived_at,
+                        0 if predicted_root else 1,
                     ),
                 )
                 db.execute(
@@ -266,7 +271,9 @@ class SQLiteStore:
                 self._index(
                     cursor.lastrowid,
                     new.index,
-                    facets.message_tokens(list_name, date_utc, bool(parsed.attachments)),
+                    facets.message_tokens(
+                        list_name, date_utc, bool(parsed.attachments), predicted_root
+                    ),
                 )
                 results.append(AddResult("new", next_num, key))
                 next_num += 1
@@ -306,7 +313,7 @@ class SQLiteStore:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             rows = {
-                num: (i, date_utc, attachments, thread_key != "" and pos == 0)
+                num: (i, date_utc, attachments, pos == 0)
                 for num, i, date_utc, attachments, thread_key, pos in self.db.execute(
                     "SELECT num, id, date_utc, attachments, thread_key, thread_pos "
                     "FROM messages WHERE list_id = ?",
@@ -396,7 +403,7 @@ class SQLiteStore:
         try:
             self.db.execute("BEGIN IMMEDIATE")
             before = {
-                num: (message_id, thread_key != "" and pos == 0, date_utc, attachments > 0)
+                num: (message_id, pos == 0, date_utc, attachments > 0)
                 for num, message_id, thread_key, pos, date_utc, attachments in self.db.execute(
                     "SELECT num, id, thread_key, thread_pos, date_utc, attachments "
                     "FROM messages WHERE list_id = ?",
