@@ -382,7 +382,9 @@ class SQLiteStore:
                 return total, []
             # Snippets for this page only, found by rowid (SQLite would otherwise make one
             # for every match before sorting).
-            snippet = f"snippet(search_index, -1, '{MARK_START}', '{MARK_END}', '…', 24)"
+            # From the text (column 2): the subject is on the result already; a text
+            # without the words still shows its start.
+            snippet = f"snippet(search_index, 2, '{MARK_START}', '{MARK_END}', '…', 24)"
             found = {
                 row[0]: row[1:]
                 for row in self.db.execute(
