@@ -75,13 +75,14 @@ class Traffic:
     page_errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The demo archive (`piperarc demo`), built once and served on a free local port."""
-    folder = tmp_path_factory.mktemp("browser") / "demo"
+def _served_demo(folder: Path, needs: str | None = None) -> Iterator[Site]:
+    """The demo archive (`piperarc demo`) built in `folder` and served on a free local
+    port; `needs`, a file the site must have, else the tests cannot run."""
     result = CliRunner().invoke(main, ["demo", str(folder)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     root = folder / "site"
+    if needs is not None and not (root / needs).is_file():
+        _unavailable(f"the build wrote no {needs}: {result.output.strip()}")
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     port = server.server_address[1]
@@ -93,6 +94,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The demo archive, built once and served on a free local port."""
+    yield from _served_demo(tmp_path_factory.mktemp("browser") / "demo")
 
 
 def _chromium() -> Iterator[Browser]:

@@ -9,20 +9,15 @@ failure under PIPERARC_CI).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from click.testing import CliRunner
 
-from piperarc.cli import main
-from tests.test_browser import Site, _chromium, _QuietHandler, _record, _unavailable
+from tests.test_browser import Site, _chromium, _record, _served_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -41,22 +36,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo archive with its Pagefind index, served on a free local port."""
-    folder = tmp_path_factory.mktemp("pagefind") / "demo"
-    result = CliRunner().invoke(main, ["demo", str(folder)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    root = folder / "site"
-    if not (root / "pagefind" / "pagefind-ui.js").is_file():
-        _unavailable(f"the build wrote no Pagefind index: {result.output.strip()}")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="pagefind-site", daemon=True)
-    thread.start()
-    try:
-        yield Site(root, f"http://127.0.0.1:{server.server_address[1]}/")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    yield from _served_demo(
+        tmp_path_factory.mktemp("pagefind") / "demo", needs="pagefind/pagefind-ui.js"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,9 @@ import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
 
 from piperarc import urls
 from piperarc.config import ListConfig
@@ -178,18 +177,3 @@ def mboxrd_entry(from_line: bytes, raw: bytes) -> bytes:
     if not body.endswith(b"\n"):
         body += b"\n"
     return from_line + b"\n" + body + b"\n"
-
-
-def write_mboxrd(out: BinaryIO, entries: Iterable[tuple[bytes, bytes]]) -> int:
-    """Write (From_ line, raw) pairs as mboxrd; returns the number written."""
-    count = 0
-    for from_line, raw in entries:
-        out.write(mboxrd_entry(from_line, raw))
-        count += 1
-    return count
-
-
-def mboxrd_chunks(entries: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
-    """The mboxrd bytes of (From_ line, raw) pairs, one entry at a time."""
-    for from_line, raw in entries:
-        yield mboxrd_entry(from_line, raw)

@@ -260,7 +260,4 @@ class Archive:
 
     def render(self, template: str, path: str, **context: Any) -> str:
         """One of the server's own pages (search, help, errors), as pages.py renders."""
-        root = "../" * path.count("/")
-        return self.pages.renderer.env.get_template(f"{template}.html").render(
-            root=root, page_path=path, archive_title=self.config.title, **context
-        )
+        return self.pages.renderer.page(template, path, archive_title=self.config.title, **context)

@@ -78,5 +78,8 @@ class Renderer:
 
     def page(self, name: str, page_path: str, **context: Any) -> str:
         """Render template `name` for the page at `page_path` (relative to the site root)."""
-        root = "../" * page_path.count("/")
-        return self._templates[name].render(root=root, page_path=page_path, **context)
+        template = self._templates.get(name)
+        if template is None:  # the server's own pages (search, help, errors), on first use
+            template = self._templates[name] = self.env.get_template(f"{name}.html")
+        root = urls.relative(page_path, "")
+        return template.render(root=root, page_path=page_path, **context)
