@@ -10,11 +10,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from piperarc import feeds, parse, urls
+from piperarc import feeds, structure, urls
 from piperarc.config import ListConfig
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.render import Renderer
-from piperarc.render.text import body_html
+from piperarc.render.mail import shown
 from piperarc.store import ListStats
 
 
@@ -66,10 +66,9 @@ class MessagePage:
 
 
 def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
-    """The message's attachments with their bytes (parsed again from the raw message)."""
-    if not msg.has_attachments:
-        return ()
-    return parse.parse(raw, msg.digest, msg.envelope, with_data=True).attachments
+    """The message's attachments with their bytes (read again from the raw message), as
+    its page numbers them: MIME parts, then uuencoded files (structure.view)."""
+    return structure.attachments(raw)
 
 
 def home_entry(lst: ListConfig, stats: ListStats | None) -> dict[str, Any]:
@@ -192,29 +191,32 @@ class Pages:
         """A message's page; its article is rendered once and kept for its thread's page
         (both pages sit at the same depth, so their relative links are the same)."""
         summary = plan.by_num[msg.num]
-        files = attachments_of(msg, raw)
+        # The plain text stored at import is all a single text part shows (the fast path).
+        view = structure.view(raw, msg.body_text if not msg.damage else None)
         parent = plan.by_num.get(msg.parent_num) if msg.parent_num else None
         path = urls.message(lst.name, msg.key)
+        what = shown(
+            view,
+            list_name=lst.name,
+            key=msg.key,
+            root=urls.relative(path, ""),
+            mode=lst.obfuscate,
+            inline_limit=lst.inline_limit,
+        )
         article = Markup(
             self.renderer.page(
                 "message_body",
                 path,
                 lst=lst,
                 msg=msg,
-                body=body_html(msg.body_text, lst.obfuscate),
-                attachments=[
-                    {
-                        "index": a.index,
-                        "filename": a.filename,
-                        "content_type": a.content_type,
-                        "size": len(a.data),
-                    }
-                    for a in files
-                ],
+                parts=what.parts,
+                damaged_parts=what.damaged_parts,
+                attachments=what.attachments,
                 parent=parent,
                 replies=plan.children.get(msg.num, []),
             )
         )
+        files = view.attachments
         prev_date, next_date = plan.neighbours_by_date(msg.num)
         prev_thread, next_thread = plan.neighbours_in_thread(summary)
         html = self._page(

@@ -20,6 +20,8 @@ _URL_END = re.compile(r"&(?:lt|gt|#34|#39|quot);")
 _TRAILING = ".,;:!?)]"
 _QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
 _SIGNATURE = "-- "
+_OPEN_QUOTE_LINES = 3  # quotes up to this long are shown; longer ones folded
+_PATCH_START = re.compile(r"^(?:diff --git |Index: |\+\+\+ )", re.MULTILINE)
 
 
 def obfuscate(text: str, mode: str) -> str:
@@ -51,37 +53,82 @@ def _link_urls(escaped: str) -> str:
     return _URL.sub(_link, escaped)
 
 
-def body_html(text: str, mode: str) -> Markup:
-    """A plain-text body as HTML: quoted lines set apart in <blockquote>, the signature in
-    its own block, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap)."""
+def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
+    """A plain-text body as HTML: quoted lines folded in a <details> (open when short),
+    the signature in its own block, an inline patch's lines marked as added, removed or
+    hunk headers, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap). `diff`
+    says the whole text is a patch (a .diff or .patch attachment)."""
     escaped = str(escape(obfuscate(text.replace("\r\n", "\n").rstrip("\n"), mode)))
     if "://" in escaped:
         escaped = _link_urls(escaped)  # a URL never spans lines: link the whole text at once
-    if "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
+    has_patch = diff or _PATCH_START.search(escaped) is not None
+    if not has_patch and "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
         return Markup(escaped + "\n")  # nothing to set apart: the common short note
+    lines = escaped.split("\n")
     out: list[str] = []
-    in_quote = False
+    quote: list[str] = []
+    in_patch = diff
     in_signature = False
     quoted_line = _QUOTED.match
-    for line in escaped.split("\n"):
-        if not in_signature:
-            quoted = quoted_line(line) is not None
-            if quoted != in_quote:
-                out.append('<blockquote class="quote">' if quoted else "</blockquote>")
-                in_quote = quoted
-            if line == _SIGNATURE:
-                if in_quote:
-                    out.append("</blockquote>")
-                    in_quote = False
-                out.append('<div class="signature">')
-                in_signature = True
-        out.append(line)
-        out.append("\n")
-    if in_quote:
-        out.append("</blockquote>")
+    for i, line in enumerate(lines):
+        if in_signature:
+            out.append(line + "\n")
+            continue
+        if not in_patch and has_patch and _starts_patch(lines, i):
+            in_patch = True
+        if in_patch:
+            if line == _SIGNATURE and not diff:
+                in_patch = False
+            else:
+                out.append(_diff_line(line))
+                continue
+        if quoted_line(line) is not None:
+            quote.append(line)
+            continue
+        if quote:
+            out.append(_folded(quote))
+            quote = []
+        if line == _SIGNATURE:
+            out.append('<div class="signature">')
+            in_signature = True
+        out.append(line + "\n")
+    if quote:
+        out.append(_folded(quote))
     if in_signature:
         out.append("</div>")
     return Markup("".join(out))
+
+
+def _folded(quote: list[str]) -> str:
+    """Quoted lines in a <details> that works without script; short quotes stay open."""
+    opened = " open" if len(quote) <= _OPEN_QUOTE_LINES else ""
+    count = f"{len(quote)} quoted line{'s' if len(quote) != 1 else ''}"
+    body = "\n".join(quote)
+    return (
+        f'<details class="quote"{opened}><summary>{count}</summary>'
+        f'<blockquote class="quote">{body}\n</blockquote></details>'
+    )
+
+
+def _starts_patch(lines: list[str], i: int) -> bool:
+    """Whether an inline patch starts at line i: a git diff line, or a unified diff's
+    "--- old" / "+++ new" pair (the two lines `patch` itself looks for)."""
+    line = lines[i]
+    if line.startswith(("diff --git ", "Index: ")):
+        return True
+    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+
+
+def _diff_line(line: str) -> str:
+    if line.startswith("+") and not line.startswith("+++ "):
+        return f'<span class="add">{line}</span>\n'
+    if line.startswith("-") and not line.startswith("--- "):
+        return f'<span class="del">{line}</span>\n'
+    if line.startswith("@@"):
+        return f'<span class="hunk">{line}</span>\n'
+    if line.startswith(("diff ", "index ", "--- ", "+++ ", "Index: ", "new file", "deleted file")):
+        return f'<span class="meta">{line}</span>\n'
+    return line + "\n"
 
 
 def sender_date(date_utc: int, tz_offset: int) -> str:
