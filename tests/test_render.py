@@ -11,11 +11,11 @@ def test_markup_in_a_body_is_shown_as_text() -> None:
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
-def test_quoted_lines_are_grouped_in_one_blockquote_under_an_open_details() -> None:
+def test_quoted_lines_are_grouped_in_one_blockquote() -> None:
     html = body_html("On Monday Ada wrote:\n> one\n> two\nMy answer.\n", "none")
     assert html == (
-        'On Monday Ada wrote:\n<details class="quote" open><summary>2 quoted lines</summary>'
-        '<blockquote class="quote">&gt; one\n&gt; two\n</blockquote></details>My answer.\n'
+        'On Monday Ada wrote:\n<blockquote class="quote">&gt; one\n&gt; two\n'
+        "</blockquote>My answer.\n"
     )
 
 
@@ -30,10 +30,10 @@ def test_an_inline_patch_has_its_added_removed_and_hunk_lines_marked() -> None:
         "diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-old\n+new\n ctx\n"
     )
     html = body_html(text, "none")
-    assert '<span class="del">-old</span>' in html
-    assert '<span class="add">+new</span>' in html
-    assert '<span class="hunk">@@ -1 +1 @@</span>' in html
-    assert '<span class="meta">--- a/a</span>' in html
+    assert '<span class="del">-old\n</span>' in html
+    assert '<span class="add">+new\n</span>' in html
+    assert '<span class="hunk">@@ -1 +1 @@\n</span>' in html
+    assert '<span class="meta">--- a/a\n</span>' in html
     assert "Fix:\n---\n a | 2 +-" in html  # the text before the patch is left alone
 
 

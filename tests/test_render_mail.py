@@ -175,7 +175,7 @@ def test_a_patch_attachment_is_shown_as_a_diff_and_kept_as_a_file() -> None:
     found = page(edge("public-inbox-plack-attached-patch.eml"))
     html = body(found)
     assert '<div class="text diff"><p class="part-name">foo&amp;.patch</p>' in html
-    assert '<span class="hunk">@@ -49, 7 +49,34 @@</span>' in html
+    assert '<span class="hunk">@@ -49, 7 +49,34 @@\n</span>' in html
     assert [a.filename for a in found.attachments] == ["foo&.patch"]
 
 

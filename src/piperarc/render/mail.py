@@ -63,7 +63,7 @@ def shown(
         elif b.kind == "diff":
             part["html"] = body_html(b.text, mode, diff=True)
         elif b.kind == "html":
-            part["html"] = sanitize(b.text, images)
+            part["html"] = sanitize(b.text, images, mode)
             part["offered"] = b.offered
         elif b.kind in ("image", "signature"):
             a = files[b.attachment]

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import nh3
 from markupsafe import Markup
 
+from piperarc.render.text import obfuscate
+
 TAGS = frozenset(
     {
         "a", "abbr", "acronym", "address", "b", "big", "blockquote", "br", "caption", "center",
@@ -48,14 +50,20 @@ LINK_REL = "nofollow noopener noreferrer"
 _IMG = re.compile(r'<img((?: [a-z-]+="[^"]*")*) ?/?>')
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _CID = "cid:"
+# A tag or a run of text of nh3's output ('>' in attribute values is escaped there).
+_PIECE = re.compile(r"<[^>]*>|[^<]+")
 
 
-def sanitize(html: str, images: Mapping[str, str]) -> Markup:
+def sanitize(html: str, images: Mapping[str, str], mode: str = "none") -> Markup:
     """`html` from a message, safe to show: see the module docstring. `images` maps the
     Content-IDs of the message's image attachments (no angle brackets) to their URLs, as
-    the page links them (the caller checked they are images within the list's limit)."""
+    the page links them (the caller checked they are images within the list's limit).
+    Addresses are obfuscated by `mode` (text.obfuscate), and mailto: links dropped unless
+    the list shows addresses."""
 
     def attribute(tag: str, name: str, value: str) -> str | None:
+        if mode != "none" and value.lower().startswith("mailto:"):
+            return None
         if value.lower().startswith(_CID):
             # cid: only as an image source, and only for an image of this message.
             return images.get(value[len(_CID) :].strip().strip("<>")) if tag == "img" else None
@@ -73,7 +81,21 @@ def sanitize(html: str, images: Mapping[str, str]) -> Markup:
         url_relative=lambda url: url if url in local else None,
         strip_comments=True,
     )
-    return Markup(_IMG.sub(lambda m: _image(m, local), cleaned))
+    shown = _IMG.sub(lambda m: _image(m, local), cleaned)
+    if mode == "none" or "@" not in shown:
+        return Markup(shown)
+    return Markup(_PIECE.sub(lambda m: _obfuscated(m, mode), shown))
+
+
+def _obfuscated(match: re.Match[str], mode: str) -> str:
+    """Addresses in a piece of sanitized HTML obfuscated (only words and "…" go in, so
+    the markup stays as nh3 made it), except in the source of the message's own image."""
+    piece = match.group(0)
+    if piece.startswith("<img"):
+        return _ATTR.sub(
+            lambda a: a.group(0) if a.group(1) == "src" else obfuscate(a.group(0), mode), piece
+        )
+    return obfuscate(piece, mode)
 
 
 def _image(match: re.Match[str], local: frozenset[str]) -> str:

@@ -20,7 +20,7 @@ _URL_END = re.compile(r"&(?:lt|gt|#34|#39|quot);")
 _TRAILING = ".,;:!?)]"
 _QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
 _SIGNATURE = "-- "
-_OPEN_QUOTE_LINES = 3  # quotes up to this long are shown; longer ones folded
+_SHORT_QUOTE_LINES = 4  # quotes up to this long are shown as they are; longer ones folded
 _PATCH_START = re.compile(r"^(?:diff --git |Index: |\+\+\+ )", re.MULTILINE)
 
 
@@ -54,7 +54,7 @@ def _link_urls(escaped: str) -> str:
 
 
 def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
-    """A plain-text body as HTML: quoted lines folded in a <details> (open when short),
+    """A plain-text body as HTML: quoted lines set apart (long quotes folded in a <details>),
     the signature in its own block, an inline patch's lines marked as added, removed or
     hunk headers, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap). `diff`
     says the whole text is a patch (a .diff or .patch attachment)."""
@@ -100,14 +100,12 @@ def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
 
 
 def _folded(quote: list[str]) -> str:
-    """Quoted lines in a <details> that works without script; short quotes stay open."""
-    opened = " open" if len(quote) <= _OPEN_QUOTE_LINES else ""
-    count = f"{len(quote)} quoted line{'s' if len(quote) != 1 else ''}"
+    """Quoted lines set apart; a long quote folded in a <details> that needs no script."""
     body = "\n".join(quote)
-    return (
-        f'<details class="quote"{opened}><summary>{count}</summary>'
-        f'<blockquote class="quote">{body}\n</blockquote></details>'
-    )
+    block = f'<blockquote class="quote">{body}\n</blockquote>'
+    if len(quote) <= _SHORT_QUOTE_LINES:
+        return block
+    return f'<details class="quote"><summary>{len(quote)} quoted lines</summary>{block}</details>'
 
 
 def _starts_patch(lines: list[str], i: int) -> bool:
@@ -120,14 +118,15 @@ def _starts_patch(lines: list[str], i: int) -> bool:
 
 
 def _diff_line(line: str) -> str:
+    # The newline inside the span: the stylesheet draws each marked line as a full-width bar.
     if line.startswith("+") and not line.startswith("+++ "):
-        return f'<span class="add">{line}</span>\n'
+        return f'<span class="add">{line}\n</span>'
     if line.startswith("-") and not line.startswith("--- "):
-        return f'<span class="del">{line}</span>\n'
+        return f'<span class="del">{line}\n</span>'
     if line.startswith("@@"):
-        return f'<span class="hunk">{line}</span>\n'
+        return f'<span class="hunk">{line}\n</span>'
     if line.startswith(("diff ", "index ", "--- ", "+++ ", "Index: ", "new file", "deleted file")):
-        return f'<span class="meta">{line}</span>\n'
+        return f'<span class="meta">{line}\n</span>'
     return line + "\n"
 
 
