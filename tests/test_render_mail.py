@@ -238,8 +238,10 @@ def test_a_uuencoded_block_becomes_an_attachment_and_leaves_the_text() -> None:
         ("notes.txt", b"hello from 1994\n" * 3)
     ]
     assert attachments_of(stored(raw), raw) == found.attachments  # served as linked
-    shown = text_of(body(found))
+    html = body(found)
+    shown = text_of(html)
     assert "Here it is" in shown and "Cheers." in shown and "begin 644" not in shown
+    assert 'uuencoded file: <a href="../../salon/m/' in html
 
 
 def test_signed_mail_shows_its_text_and_lists_the_signature() -> None:

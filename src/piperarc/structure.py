@@ -56,7 +56,8 @@ class Block:
 
     kinds: "text" (plain text), "diff" (a patch), "html" (HTML to sanitize; `offered` when
     it is the alternative of a text shown above it), "image" (an attachment drawn in
-    place), "signature" (the signature part of signed mail), "damaged" (a part shown raw,
+    place), "file" (a uuencoded file, linked where it was), "signature" (the signature
+    part of signed mail), "damaged" (a part shown raw,
     `note` says why), "nested" (a forwarded message starts: `headers`), "end" (it ends).
     """
 
@@ -64,7 +65,7 @@ class Block:
     text: str = ""
     depth: int = 0
     offered: bool = False
-    attachment: int = 0  # the attachment's index (1-based) for "image" and "signature"
+    attachment: int = 0  # the attachment's index (1-based) for "image", "file", "signature"
     headers: tuple[tuple[str, str], ...] = ()
     note: str = ""
 
@@ -133,7 +134,7 @@ def view(raw: bytes, stored_text: str | None = None) -> MailView:
     )
     blocks = [
         dataclasses.replace(b, attachment=index_of[b.attachment])
-        if b.kind in ("image", "signature")
+        if b.kind in ("image", "signature", "file")
         else b
         for b in walk.blocks
     ]
@@ -326,15 +327,16 @@ def _text_with_uuencode(walk: _Walk, text: str, depth: int) -> None:
         data = _uudecode(text[begin.end() : end.start()])
         if data is None:
             continue
-        if text[start : begin.start()].strip():
-            walk.blocks.append(Block("text", text[start : begin.start()], depth))
+        before = text[start : begin.start()].strip("\n")
+        if before.strip():
+            walk.blocks.append(Block("text", before + "\n", depth))
         name = begin.group(1).strip().rsplit("/", 1)[-1] or "uuencoded.bin"
         slot = (1, len(walk.files))
         walk.files.append((slot, Attachment(0, name, _guess_type(name), data)))
-        if _guess_type(name).startswith("image/"):
-            walk.blocks.append(Block("image", depth=depth, attachment=len(walk.files) - 1))
+        kind = "image" if _guess_type(name).startswith("image/") else "file"
+        walk.blocks.append(Block(kind, depth=depth, attachment=len(walk.files) - 1))
         start = end.end()
-    rest = text[start:]
+    rest = text[start:].lstrip("\n") if start else text
     if rest.strip() or start == 0:
         walk.blocks.append(Block("text", rest, depth))
 

@@ -65,7 +65,7 @@ def shown(
         elif b.kind == "html":
             part["html"] = sanitize(b.text, images, mode)
             part["offered"] = b.offered
-        elif b.kind in ("image", "signature"):
+        elif b.kind in ("image", "signature", "file"):
             a = files[b.attachment]
             if b.kind == "image" and a.content_id and a.content_id in referenced:
                 continue  # drawn where the HTML refers to it
