@@ -328,3 +328,13 @@ def test_every_edge_message_renders_through_pages_message() -> None:
         finally:
             box.close()
     assert count >= 200
+
+
+def test_a_single_flowed_part_is_reflowed_on_the_fast_path_too() -> None:
+    raw = (
+        b"From: a@example.org\r\nSubject: flowed\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8;\r\n format=flowed; delsp=yes\r\n\r\n"
+        b"one long para \r\ngraph here\r\n\r\nnext\r\n"
+    )
+    assert structure.simple_text(raw)
+    assert "one long paragraph here\n\nnext" in text_of(body(page(raw)))

@@ -44,9 +44,6 @@ _SIGNATURE_TYPES = frozenset(
 _UU_BEGIN = re.compile(r"^begin [0-7]{3,4} ([^\r\n]+?)\r?$", re.MULTILINE)
 _UU_END = re.compile(r"^end\r?$", re.MULTILINE)
 _UU_HINT = re.compile(rb"^begin [0-7]{3,4} ", re.MULTILINE)
-_FLOWED = re.compile(rb"format\s*=\s*\"?flowed", re.IGNORECASE)
-_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*([^;\r\n]*)", re.IGNORECASE | re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BAD_BASE64 = (InvalidBase64CharactersDefect, InvalidBase64PaddingDefect)
 
 
@@ -93,27 +90,62 @@ class _Walk:
 
 
 def simple_text(raw: bytes) -> bool:
-    """Whether `raw` is one plain text part with nothing to reflow or unpack, so that the
-    text parse.py stored is all its page shows (the common case, kept fast)."""
-    end = _HEADER_END.search(raw)
-    if end is None:
-        return False
-    head = raw[: end.start()]
-    found = _CONTENT_TYPE.search(head)
-    if found is not None and found.group(1).strip().lower() not in (b"text/plain", b""):
-        return False
-    return not (
-        _FLOWED.search(head)
-        or b"content-disposition" in head.lower()
-        or _UU_HINT.search(raw, end.end())
-    )
+    """Whether `raw` is one plain text part with nothing to unpack, so that the text
+    parse.py stored is all its page shows (most list mail; kept fast: bytes scans only)."""
+    return _simple(raw) is not None
+
+
+def _simple(raw: bytes) -> tuple[bool, bool] | None:
+    """(flowed, delsp) of a single plain text part (RFC 3676 4.1), None for anything else."""
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\n\r\n", 0, end if end >= 0 else len(raw))  # CRLF mail
+    if crlf >= 0:
+        end = crlf
+    if end < 0:
+        return None
+    head = raw[:end].lower()
+    ctype = _field(head, b"content-type:")
+    if ctype is not None and not ctype.startswith(b"text/plain") and ctype.strip():
+        return None
+    disposition = _field(head, b"content-disposition:")
+    if disposition is not None and (
+        not disposition.startswith(b"inline") or b"name" in disposition
+    ):
+        return None
+    if b"\nbegin " in raw and _UU_HINT.search(raw, end):
+        return None
+    if ctype is None or b"flowed" not in ctype:
+        return False, False
+    params = {
+        k.strip(): v.strip().strip(b'"')
+        for k, _, v in (p.partition(b"=") for p in ctype.split(b";")[1:])
+    }
+    return params.get(b"format") == b"flowed", params.get(b"delsp") == b"yes"
+
+
+def _field(head: bytes, name: bytes) -> bytes | None:
+    """The value of header field `name` (lower case, with its colon) in the lower-cased
+    header block `head`, unfolded and stripped; None when it has none."""
+    at = 0 if head.startswith(name) else head.find(b"\n" + name) + 1
+    if at <= 0 and not head.startswith(name):
+        return None
+    at += len(name)
+    stop = head.find(b"\n", at)
+    while stop >= 0 and head[stop + 1 : stop + 2] in (b" ", b"\t"):
+        stop = head.find(b"\n", stop + 1)
+    value = head[at:] if stop < 0 else head[at:stop]
+    return b" ".join(value.split())
 
 
 def view(raw: bytes, stored_text: str | None = None) -> MailView:
     """What a reader sees of the message `raw`. `stored_text`, the text parse.py stored,
-    is shown as it is when the message is a single plain text part (see simple_text)."""
-    if stored_text is not None and simple_text(raw):
-        return MailView((Block("text", stored_text),), ())
+    is shown as it is (reflowed if flowed) when the message is a single plain text part."""
+    if stored_text is not None:
+        simple = _simple(raw)
+        if simple is not None:
+            flowed, delsp = simple
+            text = unflow(stored_text, delsp) if flowed else stored_text
+            return MailView((Block("text", text),), ())
     try:
         msg = email.message_from_bytes(raw)
     except Exception as err:  # the parser is not ours: whatever it raises, show the bytes
