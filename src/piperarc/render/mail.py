@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from piperarc import urls
 from piperarc.model import Attachment
@@ -53,7 +54,10 @@ def shown(
 
     images = {a.content_id: href(a) for a in view.attachments if a.content_id and inline(a)}
     referenced = {
-        ref.strip("<>") for b in view.blocks if b.kind == "html" for ref in _CID_REF.findall(b.text)
+        unquote(ref).strip("<>")
+        for b in view.blocks
+        if b.kind == "html"
+        for ref in _CID_REF.findall(b.text)
     }
     parts: list[dict[str, Any]] = []
     for b in view.blocks:

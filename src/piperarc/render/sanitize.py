@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 import nh3
 from markupsafe import Markup
@@ -66,7 +67,9 @@ def sanitize(html: str, images: Mapping[str, str], mode: str = "none") -> Markup
             return None
         if value.lower().startswith(_CID):
             # cid: only as an image source, and only for an image of this message.
-            return images.get(value[len(_CID) :].strip().strip("<>")) if tag == "img" else None
+            # A cid: URL is the Content-ID, %-encoded (RFC 2392 section 2).
+            cid = unquote(value[len(_CID) :].strip()).strip("<>")
+            return images.get(cid) if tag == "img" else None
         return value
 
     local = frozenset(images.values())  # the only relative URLs kept
