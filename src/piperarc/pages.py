@@ -102,6 +102,15 @@ class Pages:
     def __init__(self, archive_title: str) -> None:
         self.archive_title = archive_title
         self.renderer = Renderer()
+        # A list's feeds are the same on each of its pages: made once per list, not per page
+        # (their ids are UUIDs, whose hashing showed in build profiles).
+        self._feeds: dict[ListConfig, list[feeds.Feed]] = {}
+
+    def _list_feeds(self, lst: ListConfig) -> list[feeds.Feed]:
+        found = self._feeds.get(lst)
+        if found is None:
+            found = self._feeds[lst] = _list_feeds(lst)
+        return found
 
     def _page(self, template: str, path: str, **context: Any) -> str:
         return self.renderer.page(template, path, archive_title=self.archive_title, **context)
@@ -128,7 +137,7 @@ class Pages:
             "list",
             urls.list_home(lst.name),
             lst=lst,
-            feeds=_list_feeds(lst) if plan is not None else [],
+            feeds=self._list_feeds(lst) if plan is not None else [],
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,
@@ -148,7 +157,7 @@ class Pages:
             "last": items[-1].date_utc,
             "older": keys[i - 1] if i > 0 else None,
             "newer": keys[i + 1] if i + 1 < len(keys) else None,
-            "feeds": _list_feeds(lst),
+            "feeds": self._list_feeds(lst),
         }
         # By thread: threads in order of their first message here; depth as in the thread.
         by_thread: dict[str, list[Summary]] = {}
@@ -233,7 +242,7 @@ class Pages:
             thread_size=len(plan.threads[msg.thread_key]),
             feeds=[
                 feeds.thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
-                *_list_feeds(lst),
+                *self._list_feeds(lst),
             ],
         )
         return MessagePage(html, article, files)

@@ -21,7 +21,13 @@ _TRAILING = ".,;:!?)]"
 _QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
 _SIGNATURE = "-- "
 _SHORT_QUOTE_LINES = 4  # quotes up to this long are shown as they are; longer ones folded
-_PATCH_START = re.compile(r"^(?:diff --git |Index: |\+\+\+ )", re.MULTILINE)
+# A marked line of a patch; the file lines first, so that "+++ "/"--- " are not changes.
+_DIFF_LINE = re.compile(
+    r"^(?:(diff |index |--- |\+\+\+ |Index: |new file|deleted file)|(\+)|(-)|(@@)).*\n",
+    re.MULTILINE,
+)
+_DIFF_CLASS = ("meta", "add", "del", "hunk")
+_PATCH_START = re.compile(r"^(?:diff --git |Index: |--- [^\n]*\n\+\+\+ )", re.MULTILINE)
 
 
 def obfuscate(text: str, mode: str) -> str:
@@ -61,27 +67,28 @@ def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
     escaped = str(escape(obfuscate(text.replace("\r\n", "\n").rstrip("\n"), mode)))
     if "://" in escaped:
         escaped = _link_urls(escaped)  # a URL never spans lines: link the whole text at once
-    has_patch = diff or _PATCH_START.search(escaped) is not None
-    if not has_patch and "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
-        return Markup(escaped + "\n")  # nothing to set apart: the common short note
+    patch_at = 0 if diff else _patch_line(escaped)
+    if patch_at < 0:
+        if "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
+            return Markup(escaped + "\n")  # nothing to set apart: the common short note
+        return Markup(_marked(escaped.split("\n")))
     lines = escaped.split("\n")
+    end = len(lines)
+    if not diff and _SIGNATURE in lines[patch_at:]:
+        end = lines.index(_SIGNATURE, patch_at)  # "-- " ends a patch mail (git format-patch)
+    return Markup(
+        _marked(lines[:patch_at])
+        + _diff_marked("\n".join(lines[patch_at:end]) + "\n")
+        + _marked(lines[end:])
+    )
+
+
+def _marked(lines: list[str]) -> str:
+    """Escaped lines with quotes set apart and the signature (after "-- ") in a block."""
     out: list[str] = []
     quote: list[str] = []
-    in_patch = diff
-    in_signature = False
     quoted_line = _QUOTED.match
     for i, line in enumerate(lines):
-        if in_signature:
-            out.append(line + "\n")
-            continue
-        if not in_patch and has_patch and _starts_patch(lines, i):
-            in_patch = True
-        if in_patch:
-            if line == _SIGNATURE and not diff:
-                in_patch = False
-            else:
-                out.append(_diff_line(line))
-                continue
         if quoted_line(line) is not None:
             quote.append(line)
             continue
@@ -89,14 +96,23 @@ def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
             out.append(_folded(quote))
             quote = []
         if line == _SIGNATURE:
-            out.append('<div class="signature">')
-            in_signature = True
+            out.append('<div class="signature">' + "\n".join(lines[i:]) + "\n</div>")
+            return "".join(out)
         out.append(line + "\n")
     if quote:
         out.append(_folded(quote))
-    if in_signature:
-        out.append("</div>")
-    return Markup("".join(out))
+    return "".join(out)
+
+
+def _diff_marked(patch: str) -> str:
+    """An escaped patch (ending in a newline) with its lines marked; the newline inside the
+    span (the stylesheet draws marked lines as full-width blocks)."""
+    return _DIFF_LINE.sub(_diff_span, patch)
+
+
+def _diff_span(match: re.Match[str]) -> str:
+    kind = _DIFF_CLASS[(match.lastindex or 1) - 1]
+    return f'<span class="{kind}">{match.group(0)}</span>'
 
 
 def _folded(quote: list[str]) -> str:
@@ -108,26 +124,11 @@ def _folded(quote: list[str]) -> str:
     return f'<details class="quote"><summary>{len(quote)} quoted lines</summary>{block}</details>'
 
 
-def _starts_patch(lines: list[str], i: int) -> bool:
-    """Whether an inline patch starts at line i: a git diff line, or a unified diff's
-    "--- old" / "+++ new" pair (the two lines `patch` itself looks for)."""
-    line = lines[i]
-    if line.startswith(("diff --git ", "Index: ")):
-        return True
-    return line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
-
-
-def _diff_line(line: str) -> str:
-    # The newline inside the span: the stylesheet draws each marked line as a full-width bar.
-    if line.startswith("+") and not line.startswith("+++ "):
-        return f'<span class="add">{line}\n</span>'
-    if line.startswith("-") and not line.startswith("--- "):
-        return f'<span class="del">{line}\n</span>'
-    if line.startswith("@@"):
-        return f'<span class="hunk">{line}\n</span>'
-    if line.startswith(("diff ", "index ", "--- ", "+++ ", "Index: ", "new file", "deleted file")):
-        return f'<span class="meta">{line}\n</span>'
-    return line + "\n"
+def _patch_line(escaped: str) -> int:
+    """The line where an inline patch starts, -1 if none: a git diff line, or a unified
+    diff's "--- old" / "+++ new" pair (the two lines `patch` itself looks for)."""
+    found = _PATCH_START.search(escaped)
+    return -1 if found is None else escaped.count("\n", 0, found.start())
 
 
 def sender_date(date_utc: int, tz_offset: int) -> str:
