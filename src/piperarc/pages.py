@@ -105,6 +105,15 @@ class Pages:
         # A list's feeds are the same on each of its pages: made once per list, not per page
         # (their ids are UUIDs, whose hashing showed in build profiles).
         self._feeds: dict[ListConfig, list[feeds.Feed]] = {}
+        self._thread_feeds: dict[tuple[ListConfig, str, str, str], feeds.Feed] = {}
+
+    def _thread_feed(self, lst: ListConfig, thread_key: str, root: Summary) -> feeds.Feed:
+        """The thread's feed, made once per thread (keyed by all it is made from)."""
+        key = (lst, thread_key, root.mid, root.subject)
+        found = self._thread_feeds.get(key)
+        if found is None:
+            found = self._thread_feeds[key] = feeds.thread_feed(lst, thread_key, root)
+        return found
 
     def _list_feeds(self, lst: ListConfig) -> list[feeds.Feed]:
         found = self._feeds.get(lst)
@@ -241,7 +250,7 @@ class Pages:
             next_thread=next_thread,
             thread_size=len(plan.threads[msg.thread_key]),
             feeds=[
-                feeds.thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
+                self._thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
                 *self._list_feeds(lst),
             ],
         )
