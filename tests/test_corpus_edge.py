@@ -426,3 +426,35 @@ def test_the_patchwork_fuzz_mboxes_import_and_build_without_error(tmp_path: Path
     pages = page_urls(root, LIST).values()
     assert len(set(pages)) == len(expected)
     assert all((root / "site" / url).is_file() for url in pages)
+
+
+_RUNNABLE = re.compile(r"<script|<[a-z][^>]*\son[a-z]+\s*=|href=\"\s*(?:javascript|data):", re.I)
+
+
+def test_every_edge_message_page_shows_its_body_and_nothing_that_can_run(
+    edge: EdgeArchive,
+) -> None:
+    pages = page_urls(edge.root, LIST)
+    wrong = []
+    for url in pages.values():
+        html = (edge.site / url).read_text(encoding="utf-8")
+        if '<div class="body">' not in html or _RUNNABLE.search(html):
+            wrong.append(url)
+    assert not wrong, f"pages without a body or with something that runs: {wrong}"
+
+
+def test_the_edge_pages_show_nested_signed_alternative_and_patch_parts(
+    edge: EdgeArchive,
+) -> None:
+    html = "".join(
+        (edge.site / url).read_text(encoding="utf-8") for url in page_urls(edge.root, LIST).values()
+    )
+    for marker in (
+        '<section class="nested"',
+        '<details class="html-version">',
+        '<p class="signed">',
+        '<div class="text diff">',
+        '<span class="add">',
+        '<figure class="image">',
+    ):
+        assert marker in html, marker

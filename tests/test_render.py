@@ -19,6 +19,29 @@ def test_quoted_lines_are_grouped_in_one_blockquote() -> None:
     )
 
 
+def test_a_long_quote_is_folded_under_a_closed_details() -> None:
+    html = body_html("".join(f"> line {i}\n" for i in range(6)) + "Yes.\n", "none")
+    assert html.startswith('<details class="quote"><summary>6 quoted lines</summary>')
+
+
+def test_an_inline_patch_has_its_added_removed_and_hunk_lines_marked() -> None:
+    text = (
+        "Fix:\n---\n a | 2 +-\n\n"
+        "diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-old\n+new\n ctx\n"
+    )
+    html = body_html(text, "none")
+    assert '<span class="del">-old\n</span>' in html
+    assert '<span class="add">+new\n</span>' in html
+    assert '<span class="hunk">@@ -1 +1 @@\n</span>' in html
+    assert '<span class="meta">--- a/a\n</span>' in html
+    assert "Fix:\n---\n a | 2 +-" in html  # the text before the patch is left alone
+
+
+def test_a_dash_line_that_starts_no_patch_is_not_marked() -> None:
+    html = body_html("List:\n- one\n+ two\n", "none")
+    assert "<span" not in html
+
+
 def test_the_signature_is_set_apart() -> None:
     html = body_html("Thanks.\n-- \nAda\n", "none")
     assert html.endswith('<div class="signature">-- \nAda\n</div>')

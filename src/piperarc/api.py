@@ -82,7 +82,7 @@ class Documents:
             "number": s.num,
             "key": s.key,
             "message_id": s.mid,
-            "subject": s.subject,
+            "subject": obfuscate(s.subject, lst.obfuscate),
             "from": sender(s.from_name, s.from_addr, lst.obfuscate),
             "date": iso_date(s.date_utc),
             "thread": s.thread_key,
@@ -106,7 +106,7 @@ class Documents:
             "threads": [
                 {
                     "key": key,
-                    "subject": plan.threads[key][0].subject,
+                    "subject": obfuscate(plan.threads[key][0].subject, lst.obfuscate),
                     "messages": len(plan.threads[key]),
                     "messages_in_period": len(members),
                     "url": self.url(urls.thread(lst.name, key)),
@@ -134,7 +134,7 @@ class Documents:
         return {
             "list": lst.name,
             "key": thread_key,
-            "subject": members[0].subject,
+            "subject": obfuscate(members[0].subject, lst.obfuscate),
             "messages": len(members),
             "url": self.url(urls.thread(lst.name, thread_key)),
             "mbox": self.url(urls.thread_mbox(lst.name, thread_key)),
@@ -157,7 +157,7 @@ class Documents:
             "key": msg.key,
             "message_id": msg.mid,
             "message_id_synthetic": msg.mid_synthetic,
-            "subject": msg.subject,
+            "subject": obfuscate(msg.subject, mode),
             "from": sender(msg.from_name, msg.from_addr, mode),
             "from_name": obfuscate(msg.from_name, mode),
             "date": iso_date(msg.date_utc),

@@ -13,6 +13,8 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
     address = "salon@example.org"
     period = "month"        # month (default), year, quarter or week
     obfuscate = "at"        # none, at ("jane at example.org", as Pipermail did) or hide
+    inline_limit = 1048576  # images up to this many bytes are shown in the page, larger
+                            # ones only linked (every attachment is kept whatever its size)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ListConfig:
     address: str = ""
     period: str = "month"
     obfuscate: str = "at"
+    inline_limit: int = 1_048_576  # bytes: larger images are linked, not drawn in the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,11 @@ def load(root: Path) -> ArchiveConfig:
             raise ConfigError(
                 f"list {name}: obfuscate must be one of {', '.join(OBFUSCATIONS)}", path
             )
+        inline_limit = entry.get("inline_limit", 1_048_576)
+        if not isinstance(inline_limit, int) or isinstance(inline_limit, bool) or inline_limit < 0:
+            raise ConfigError(
+                f"list {name}: inline_limit must be a number of bytes, 0 or more", path
+            )
         lists.append(
             ListConfig(
                 name=name,
@@ -123,6 +131,7 @@ def load(root: Path) -> ArchiveConfig:
                 address=str(entry.get("address", "")),
                 period=period,
                 obfuscate=obfuscate,
+                inline_limit=inline_limit,
             )
         )
     names = [lst.name for lst in lists]

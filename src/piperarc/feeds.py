@@ -68,7 +68,7 @@ def thread_feed(lst: ListConfig, thread_key: str, root: StoredMessage | Summary)
     return Feed(
         path=urls.thread_feed(lst.name, thread_key),
         page=urls.thread(lst.name, thread_key),
-        title=f"{root.subject or '(no subject)'} \N{EN DASH} {lst.title}",
+        title=f"{obfuscate(root.subject or '(no subject)', lst.obfuscate)} \N{EN DASH} {lst.title}",
         feed_id=_urn(f"thread\n{lst.address or lst.name}\n{root.mid}"),
     )
 
@@ -121,7 +121,7 @@ def atom(
     for msg in ordered:
         entry = ET.SubElement(root, "entry")
         _text(entry, "id", entry_id(msg))
-        _text(entry, "title", msg.subject or "(no subject)")
+        _text(entry, "title", obfuscate(msg.subject or "(no subject)", lst.obfuscate))
         _text(entry, "published", _date(msg.date_utc))
         _text(entry, "updated", _date(msg.date_utc))
         author = ET.SubElement(entry, "author")

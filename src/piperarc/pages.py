@@ -10,11 +10,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from piperarc import feeds, parse, urls
+from piperarc import feeds, structure, urls
 from piperarc.config import ListConfig
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.render import Renderer
-from piperarc.render.text import body_html
+from piperarc.render.mail import shown
 from piperarc.store import ListStats
 
 
@@ -66,10 +66,9 @@ class MessagePage:
 
 
 def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
-    """The message's attachments with their bytes (parsed again from the raw message)."""
-    if not msg.has_attachments:
-        return ()
-    return parse.parse(raw, msg.digest, msg.envelope, with_data=True).attachments
+    """The message's attachments with their bytes (read again from the raw message), as
+    its page numbers them: MIME parts, then uuencoded files (structure.view)."""
+    return structure.attachments(raw)
 
 
 def home_entry(lst: ListConfig, stats: ListStats | None) -> dict[str, Any]:
@@ -103,6 +102,24 @@ class Pages:
     def __init__(self, archive_title: str) -> None:
         self.archive_title = archive_title
         self.renderer = Renderer()
+        # A list's feeds are the same on each of its pages: made once per list, not per page
+        # (their ids are UUIDs, whose hashing showed in build profiles).
+        self._feeds: dict[ListConfig, list[feeds.Feed]] = {}
+        self._thread_feeds: dict[tuple[ListConfig, str, str, str], feeds.Feed] = {}
+
+    def _thread_feed(self, lst: ListConfig, thread_key: str, root: Summary) -> feeds.Feed:
+        """The thread's feed, made once per thread (keyed by all it is made from)."""
+        key = (lst, thread_key, root.mid, root.subject)
+        found = self._thread_feeds.get(key)
+        if found is None:
+            found = self._thread_feeds[key] = feeds.thread_feed(lst, thread_key, root)
+        return found
+
+    def _list_feeds(self, lst: ListConfig) -> list[feeds.Feed]:
+        found = self._feeds.get(lst)
+        if found is None:
+            found = self._feeds[lst] = _list_feeds(lst)
+        return found
 
     def _page(self, template: str, path: str, **context: Any) -> str:
         return self.renderer.page(template, path, archive_title=self.archive_title, **context)
@@ -129,7 +146,7 @@ class Pages:
             "list",
             urls.list_home(lst.name),
             lst=lst,
-            feeds=_list_feeds(lst) if plan is not None else [],
+            feeds=self._list_feeds(lst) if plan is not None else [],
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,
@@ -149,7 +166,7 @@ class Pages:
             "last": items[-1].date_utc,
             "older": keys[i - 1] if i > 0 else None,
             "newer": keys[i + 1] if i + 1 < len(keys) else None,
-            "feeds": _list_feeds(lst),
+            "feeds": self._list_feeds(lst),
         }
         # By thread: threads in order of their first message here; depth as in the thread.
         by_thread: dict[str, list[Summary]] = {}
@@ -192,29 +209,32 @@ class Pages:
         """A message's page; its article is rendered once and kept for its thread's page
         (both pages sit at the same depth, so their relative links are the same)."""
         summary = plan.by_num[msg.num]
-        files = attachments_of(msg, raw)
+        # The plain text stored at import is all a single text part shows (the fast path).
+        view = structure.view(raw, msg.body_text if not msg.damage else None)
         parent = plan.by_num.get(msg.parent_num) if msg.parent_num else None
         path = urls.message(lst.name, msg.key)
+        what = shown(
+            view,
+            list_name=lst.name,
+            key=msg.key,
+            root=urls.relative(path, ""),
+            mode=lst.obfuscate,
+            inline_limit=lst.inline_limit,
+        )
         article = Markup(
             self.renderer.page(
                 "message_body",
                 path,
                 lst=lst,
                 msg=msg,
-                body=body_html(msg.body_text, lst.obfuscate),
-                attachments=[
-                    {
-                        "index": a.index,
-                        "filename": a.filename,
-                        "content_type": a.content_type,
-                        "size": len(a.data),
-                    }
-                    for a in files
-                ],
+                parts=what.parts,
+                damaged_parts=what.damaged_parts,
+                attachments=what.attachments,
                 parent=parent,
                 replies=plan.children.get(msg.num, []),
             )
         )
+        files = view.attachments
         prev_date, next_date = plan.neighbours_by_date(msg.num)
         prev_thread, next_thread = plan.neighbours_in_thread(summary)
         html = self._page(
@@ -230,8 +250,8 @@ class Pages:
             next_thread=next_thread,
             thread_size=len(plan.threads[msg.thread_key]),
             feeds=[
-                feeds.thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
-                *_list_feeds(lst),
+                self._thread_feed(lst, msg.thread_key, plan.threads[msg.thread_key][0]),
+                *self._list_feeds(lst),
             ],
         )
         return MessagePage(html, article, files)

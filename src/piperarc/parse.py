@@ -40,6 +40,8 @@ _UNFOLD_SPLIT = re.compile(r"\r?\n(?![ \t])")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 _CHARSET = re.compile(r"charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 _HEADER_START = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
+_LATIN1 = frozenset({"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1"})
+_C1 = re.compile(rb"[\x80-\x9f]")
 
 
 def _bytes_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
@@ -50,6 +52,14 @@ def _bytes_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
             codecs.lookup(charset)
         except (LookupError, ValueError):
             charset = None
+    if charset in _LATIN1 and not data.isascii():
+        # A wrong label (RFC 2045 trusts it; mailers lie): valid UTF-8 with 8-bit bytes is
+        # almost never Latin-1 text, and Outlook's windows-1252 comes labelled ISO-8859-1,
+        # whose C1 range mail never uses (browsers read the label so: WHATWG Encoding).
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            charset = "cp1252" if _C1.search(data) else "latin-1"
     if charset:
         try:
             return data.decode(charset), None

@@ -23,6 +23,14 @@ _QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
 _SIGNATURE = "-- "
 _OBFUSCATED = {"at": r"\1 at \2", "hide": r"\1@…"}
 _SPACES = (" ", "\n", "\t", "\r")
+_SHORT_QUOTE_LINES = 4  # quotes up to this long are shown as they are; longer ones folded
+# A marked line of a patch; the file lines first, so that "+++ "/"--- " are not changes.
+_DIFF_LINE = re.compile(
+    r"^(?:(diff |index |--- |\+\+\+ |Index: |new file|deleted file)|(\+)|(-)|(@@)).*\n",
+    re.MULTILINE,
+)
+_DIFF_CLASS = ("meta", "add", "del", "hunk")
+_PATCH_START = re.compile(r"^(?:diff --git |Index: |--- [^\n]*\n\+\+\+ )", re.MULTILINE)
 
 
 def obfuscate(text: str, mode: str) -> str:
@@ -65,37 +73,76 @@ def _link_urls(escaped: str) -> str:
     return _URL.sub(_link, escaped)
 
 
-def body_html(text: str, mode: str) -> Markup:
-    """A plain-text body as HTML: quoted lines set apart in <blockquote>, the signature in
-    its own block, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap)."""
+def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
+    """A plain-text body as HTML: quoted lines set apart (long quotes folded in a <details>),
+    the signature in its own block, an inline patch's lines marked as added, removed or
+    hunk headers, URLs linked. Whitespace is kept (the stylesheet uses pre-wrap). `diff`
+    says the whole text is a patch (a .diff or .patch attachment)."""
     escaped = str(escape(obfuscate(text.replace("\r\n", "\n").rstrip("\n"), mode)))
     if "://" in escaped:
         escaped = _link_urls(escaped)  # a URL never spans lines: link the whole text at once
-    if "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
-        return Markup(escaped + "\n")  # nothing to set apart: the common short note
+    patch_at = 0 if diff else _patch_line(escaped)
+    if patch_at < 0:
+        if "&gt;" not in escaped and "|" not in escaped and "\n-- \n" not in escaped:
+            return Markup(escaped + "\n")  # nothing to set apart: the common short note
+        return Markup(_marked(escaped.split("\n")))
+    lines = escaped.split("\n")
+    end = len(lines)
+    if not diff and _SIGNATURE in lines[patch_at:]:
+        end = lines.index(_SIGNATURE, patch_at)  # "-- " ends a patch mail (git format-patch)
+    return Markup(
+        _marked(lines[:patch_at])
+        + _diff_marked("\n".join(lines[patch_at:end]) + "\n")
+        + _marked(lines[end:])
+    )
+
+
+def _marked(lines: list[str]) -> str:
+    """Escaped lines with quotes set apart and the signature (after "-- ") in a block."""
     out: list[str] = []
-    in_quote = False
-    in_signature = False
+    quote: list[str] = []
     quoted_line = _QUOTED.match
-    for line in escaped.split("\n"):
-        if not in_signature:
-            quoted = quoted_line(line) is not None
-            if quoted != in_quote:
-                out.append('<blockquote class="quote">' if quoted else "</blockquote>")
-                in_quote = quoted
-            if line == _SIGNATURE:
-                if in_quote:
-                    out.append("</blockquote>")
-                    in_quote = False
-                out.append('<div class="signature">')
-                in_signature = True
-        out.append(line)
-        out.append("\n")
-    if in_quote:
-        out.append("</blockquote>")
-    if in_signature:
-        out.append("</div>")
-    return Markup("".join(out))
+    for i, line in enumerate(lines):
+        if quoted_line(line) is not None:
+            quote.append(line)
+            continue
+        if quote:
+            out.append(_folded(quote))
+            quote = []
+        if line == _SIGNATURE:
+            out.append('<div class="signature">' + "\n".join(lines[i:]) + "\n</div>")
+            return "".join(out)
+        out.append(line + "\n")
+    if quote:
+        out.append(_folded(quote))
+    return "".join(out)
+
+
+def _diff_marked(patch: str) -> str:
+    """An escaped patch (ending in a newline) with its lines marked; the newline inside the
+    span (the stylesheet draws marked lines as full-width blocks)."""
+    return _DIFF_LINE.sub(_diff_span, patch)
+
+
+def _diff_span(match: re.Match[str]) -> str:
+    kind = _DIFF_CLASS[(match.lastindex or 1) - 1]
+    return f'<span class="{kind}">{match.group(0)}</span>'
+
+
+def _folded(quote: list[str]) -> str:
+    """Quoted lines set apart; a long quote folded in a <details> that needs no script."""
+    body = "\n".join(quote)
+    block = f'<blockquote class="quote">{body}\n</blockquote>'
+    if len(quote) <= _SHORT_QUOTE_LINES:
+        return block
+    return f'<details class="quote"><summary>{len(quote)} quoted lines</summary>{block}</details>'
+
+
+def _patch_line(escaped: str) -> int:
+    """The line where an inline patch starts, -1 if none: a git diff line, or a unified
+    diff's "--- old" / "+++ new" pair (the two lines `patch` itself looks for)."""
+    found = _PATCH_START.search(escaped)
+    return -1 if found is None else escaped.count("\n", 0, found.start())
 
 
 def sender_date(date_utc: int, tz_offset: int) -> str:
