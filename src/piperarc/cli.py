@@ -21,7 +21,7 @@ from piperarc.model import ImportCounts, StoredMessage
 from piperarc.render.text import iso_date, iso_offset
 from piperarc.sources import FORMATS
 from piperarc.sources.sample import sample_mbox
-from piperarc.store import Store, open_store
+from piperarc.store import Store, database_exists, open_store
 
 MAX_PROBLEM_LINES = 20
 
@@ -54,7 +54,7 @@ def _opened(
     archive: Path, *, readonly: bool = False
 ) -> Iterator[tuple[configlib.ArchiveConfig, Store]]:
     config = configlib.load(archive)
-    if readonly and not config.database.exists():
+    if readonly and not database_exists(config.database):
         raise PiperarcError(
             "the archive has no database yet: import some mail first", config.database
         )
@@ -91,6 +91,13 @@ def main() -> None:
     show_default=True,
     help="How addresses are shown on pages.",
 )
+@click.option(
+    "--db",
+    "database",
+    metavar="URL",
+    help="Keep the archive in this PostgreSQL database (postgresql://…) instead of "
+    "the SQLite file archive.sqlite3.",
+)
 def init(
     directory: Path,
     list_name: str | None,
@@ -99,17 +106,25 @@ def init(
     address: str,
     period: str,
     obfuscate: str,
+    database: str | None,
 ) -> None:
     """Create an archive in DIRECTORY, or add a list to an existing one."""
     path = directory / configlib.CONFIG_NAME
     created = not path.exists()
+    if database is not None and not database.startswith(configlib.SERVER_SCHEMES):
+        raise ConfigError(f"--db takes a postgresql:// URL, not {database!r}")
     directory.mkdir(parents=True, exist_ok=True)
     if created:
-        path.write_text(
-            configlib.archive_header(title if title and not list_name else "Mail archive"),
-            encoding="utf-8",
-        )
+        header = configlib.archive_header(title if title and not list_name else "Mail archive")
+        if database is not None:
+            header += configlib.database_line(database) + "\n"
+        path.write_text(header, encoding="utf-8")
     config = configlib.load(directory)
+    if database is not None and config.database != database:
+        raise ConfigError(
+            "the archive already has its database; move it with: piperarc migrate --to URL",
+            path,
+        )
     if list_name:
         configlib.check_list_name(list_name)
         if any(lst.name == list_name for lst in config.lists):
@@ -222,7 +237,7 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
 def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bool) -> None:
     """Write the static archive: every list, period, thread and message, feeds, search."""
     config = configlib.load(archive)
-    if not config.database.exists():
+    if not database_exists(config.database):
         open_store(config.database).close()
     target = out or archive / "site"
     report = site.build(config, target, jobs=jobs, search_index=not no_search_index)
@@ -437,7 +452,7 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
     from piperarc import web  # starlette and uvicorn load only for this command
 
     config = configlib.load(archive)
-    if not config.database.exists():
+    if not database_exists(config.database):
         open_store(config.database).close()
     click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     web.serve(config, host=host, port=port, workers=workers, access_log=access_log)
