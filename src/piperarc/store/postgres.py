@@ -640,8 +640,11 @@ class PostgresStore:
         if nums is None:
             # A server-side cursor: a list of a million messages streams, never loads.
             try:
-                with self.pool.connection() as conn, conn.transaction():
-                    cur = conn.cursor(name="piperarc_raw")
+                with (
+                    self.pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(name="piperarc_raw") as cur,
+                ):
                     cur.itersize = 500
                     cur.execute((query + " ORDER BY m.num").encode(), (list_id,))
                     for num, envelope, data in cur:
