@@ -22,6 +22,7 @@ from piperarc.render.text import iso_date, iso_offset
 from piperarc.sources import FORMATS
 from piperarc.sources.sample import sample_mbox
 from piperarc.store import Store, database_exists, open_store
+from piperarc.store.copy import copy_archive
 
 MAX_PROBLEM_LINES = 20
 
@@ -435,6 +436,65 @@ def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
                 continue
             count = deliver.reindex(store, lst.name)
             click.echo(f"{lst.name}: indexed {count} messages")
+
+
+@main.command()
+@_archive_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL_OR_FILE",
+    help="The new database: a postgresql:// URL, or a SQLite file that does not exist yet.",
+)
+def migrate(archive: Path, target: str) -> None:
+    """Copy the archive to another database, prove nothing was lost, and switch to it.
+
+    Every message goes whole (raw bytes, number, permalink, thread, dates, damage); the
+    search index is rebuilt on the new side. At the end each list's count and digests
+    (of every raw message, of every number and permalink, of every stored field) are
+    printed for both sides; if any differ the command fails and piperarc.toml is left
+    as it was. Else piperarc.toml's [archive] database names the new database. The old
+    one is not touched: remove it when you are satisfied."""
+    config = configlib.load(archive)
+    location: Path | str = target
+    if not target.startswith(configlib.SERVER_SCHEMES):
+        location = Path(target).resolve()
+        if location.exists():
+            raise ConfigError("already exists: migrate into a new file", location)
+    if location == config.database or (
+        isinstance(config.database, Path) and config.database.resolve() == location
+    ):
+        raise ConfigError("the archive is already in that database")
+    source = open_store(config.database, readonly=True)
+    try:
+        destination = open_store(location)
+        try:
+            prints = copy_archive(source, destination, lambda line: click.echo(line, err=True))
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    same = True
+    for name, old, new in prints:
+        for side, fp in (("from", old), ("to", new)):
+            click.echo(
+                f"{name} {side:4} {fp.messages} messages, {fp.duplicates} duplicates, "
+                f"raw {fp.raw[:16]}, num+key {fp.keys[:16]}, fields {fp.rows[:16]}"
+            )
+        same = same and old == new
+    if not same:
+        raise PiperarcError(
+            "the copy differs from the original (see above): piperarc.toml not changed"
+        )
+    setting = str(location)
+    if isinstance(location, Path) and location.is_relative_to(archive.resolve()):
+        setting = str(location.relative_to(archive.resolve()))
+    configlib.set_database(archive, setting)
+    click.echo(
+        f"all {sum(fp.messages for _, fp, _ in prints)} messages copied and verified; "
+        f"piperarc.toml now says: {configlib.database_line(setting)}"
+    )
 
 
 @main.command()

@@ -30,7 +30,7 @@ from piperarc.model import (
     ThreadPlacement,
 )
 from piperarc.store import pgtext
-from piperarc.store.base import AddResult, ListStats, unpack
+from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, ListStats, unpack
 
 # Each entry upgrades the schema by one version (table schema_version). Never edit a
 # released entry: append a new one.
@@ -658,6 +658,71 @@ class PostgresStore:
             for num in chunk:
                 if num in rows:
                     yield num, rows[num][1], unpack(bytes(rows[num][2]))
+
+    def export_rows(self, list_name: str, after: int, limit: int) -> list[ArchivedRow]:
+        columns = ", ".join(("c." if f == "body_text" else "m.") + f for f in ROW_FIELDS)
+        rows = self._all(
+            f"SELECT {columns}, c.raw FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.num > %s ORDER BY m.num LIMIT %s",
+            (self._id_of(list_name), after, limit),
+        )
+        return [ArchivedRow(tuple(r[:-1]), bytes(r[-1])) for r in rows]
+
+    def import_rows(
+        self,
+        list_name: str,
+        rows: Sequence[ArchivedRow],
+        texts: Sequence[IndexText],
+        duplicates: int,
+    ) -> None:
+        self.ensure_list(list_name)
+        fields = [f for f in ROW_FIELDS if f != "body_text"]
+        body_at = ROW_FIELDS.index("body_text")
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                list_id = self._list_id(cur, list_name)
+                cur.execute("SELECT 1 FROM lists WHERE id = %s FOR UPDATE", (list_id,))
+                ids = [
+                    i
+                    for (i,) in cur.execute(
+                        "SELECT nextval('message_ids') FROM generate_series(1, %s)", (len(rows),)
+                    )
+                ]
+                with cur.copy(
+                    f"COPY messages (id, list_id, {', '.join(fields)}) FROM STDIN"
+                ) as copy:
+                    for message_id, row in zip(ids, rows, strict=True):
+                        values = [
+                            _text(v) if isinstance(v, str) else v
+                            for f, v in zip(ROW_FIELDS, row.values, strict=True)
+                            if f != "body_text"
+                        ]
+                        copy.write_row((message_id, list_id, *values))
+                with cur.copy(
+                    "COPY contents (message_id, raw, body_text, snippet_text) FROM STDIN"
+                ) as copy:
+                    for message_id, row, text in zip(ids, rows, texts, strict=True):
+                        body = row.values[body_at]
+                        copy.write_row((message_id, row.packed, _text(str(body)), _text(text.body)))
+                with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                    for message_id, row, text in zip(ids, rows, texts, strict=True):
+                        named = dict(zip(ROW_FIELDS, row.values, strict=True))
+                        tokens = facets.message_tokens(
+                            list_name,
+                            int(named["date_utc"]),  # type: ignore[call-overload]
+                            bool(named["attachments"]),
+                            named["thread_pos"] == 0,
+                        )
+                        copy.write_row((message_id, pgtext.vector(text, tokens)))
+                cur.execute(
+                    "UPDATE lists SET next_num = greatest(next_num, %s), duplicates = %s "
+                    "WHERE id = %s",
+                    (max((r.num for r in rows), default=0) + 1, duplicates, list_id),
+                )
+                cur.execute(_BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot store messages: {err}", _safe(self.url)) from err
 
     def data_version(self) -> int:
         row = self._one("SELECT version FROM data_version")
