@@ -95,8 +95,14 @@ def the_queries(store: Store) -> list[str]:
     return queries([s.subject for s in summaries], [s.from_name for s in summaries], 200, 5)
 
 
-def copy_rows(source: Store, target: Store, copies: int, say: Callable[[str], None]) -> None:
-    """The list `copies` times into `target` (copy 0 as it is)."""
+def copy_rows(
+    source: Store,
+    target: Store,
+    copies: int,
+    say: Callable[[str], None],
+    at_copy: Callable[[int], None],
+) -> None:
+    """The list `copies` times into `target` (copy 0 as it is); `at_copy` after each."""
     rows: list[ArchivedRow] = []
     while batch := source.export_rows(LIST, rows[-1].num if rows else 0, 2000):
         rows.extend(batch)
@@ -123,6 +129,7 @@ def copy_rows(source: Store, target: Store, copies: int, say: Callable[[str], No
         done = (copy + 1) * n
         rate = done / (time.perf_counter() - started)
         say(f"  copy {copy + 1}/{copies}: {done} messages, {rate:.0f} messages/s")
+        at_copy(copy + 1)
 
 
 def main() -> None:
@@ -176,7 +183,14 @@ def main() -> None:
                 if LIST not in big.list_names() or not big.stats(LIST).messages:
                     source = open_store(configlib.load(roots["postgresql"]).database)
                     started = time.perf_counter()
-                    copy_rows(source, big, args.copies, say)
+
+                    def checkpoint(done: int) -> None:
+                        # Latency on the way up too: whatever size is reached is measured.
+                        if done in (10, 20, 50) and done < args.copies:
+                            p50, p95 = latency(big, qs)
+                            say(f"search postgresql at {done}x: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+                    copy_rows(source, big, args.copies, say, checkpoint)
                     source.close()
                     say(f"  large archive made in {time.perf_counter() - started:.0f}s")
                 p50, p95 = latency(big, qs or the_queries(big))
