@@ -281,15 +281,17 @@ def test_postgresql_finds_the_same_messages_as_sqlite(
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("query", ["s:uhd", '"sample rate"', "x310"])
-def test_postgresql_ranks_a_subject_match_first_as_sqlite_does(
+@pytest.mark.parametrize("query", ['"sample rate"', "s:uhd", "b200 firmware", "f:marcus"])
+def test_postgresql_ranks_the_clear_winners_as_sqlite_does(
     both: tuple[Store, Store], query: str
 ) -> None:
+    """Where one message clearly scores best (a phrase in its subject, a word in few
+    subjects) both put it first, and mostly the same next ones. (ts_rank_cd is not bm25:
+    on common words the orders differ more; docs/deployment.md says by how much.)"""
     lite, pg = both
-    words = query.replace("s:", "").strip('"').lower()
-    tops = [search.run(store, query, per_page=5).hits for store in (lite, pg)]
-    for hits in tops:
-        assert words.split()[0] in hits[0].subject.lower()
+    tops = [[h.num for h in search.run(store, query, per_page=5).hits] for store in (lite, pg)]
+    assert tops[0][0] == tops[1][0]
+    assert len(set(tops[0]) & set(tops[1])) >= 4
 
 
 @pytest.mark.corpus

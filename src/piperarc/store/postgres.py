@@ -517,25 +517,38 @@ class PostgresStore:
                         window = sql.SQL(" AND s.message_id >= %s")
                         args.append(cutoff[0])
                 if by_date or not ranking:
-                    order = sql.SQL("m.date_utc DESC, m.id DESC")
+                    order = sql.SQL("m.date_utc DESC, s.message_id DESC")
                     order_args: list[object] = []
                 else:
                     order = sql.SQL(
-                        "ts_rank_cd(%s::float4[], s.doc, %s::tsquery) DESC, m.date_utc DESC, "
-                        "m.id DESC"
+                        "ts_rank_cd(%s::float4[], s.doc, %s::tsquery, %s) DESC, m.date_utc DESC, "
+                        "s.message_id DESC"
                     )
-                    order_args = [pgtext.RANK_WEIGHTS, ranking]
-                rows = conn.execute(
-                    sql.SQL(
-                        "SELECT l.name, m.num, m.key, m.mid, m.subject, m.from_name, "
+                    order_args = [pgtext.RANK_WEIGHTS, ranking, pgtext.RANK_NORMALIZATION]
+                # The page's ids first (ranking reads only the index and the dates), then
+                # its rows: the texts for snippets are read for this page only.
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        sql.SQL(
+                            "SELECT s.message_id FROM search_index s "
+                            "JOIN messages m ON m.id = s.message_id "
+                            "WHERE s.doc @@ %s::tsquery{} ORDER BY {} LIMIT %s OFFSET %s"
+                        ).format(window, order),
+                        [*args, *order_args, limit, offset],
+                    )
+                ]
+                found = {
+                    row[0]: row[1:]
+                    for row in conn.execute(
+                        "SELECT m.id, l.name, m.num, m.key, m.mid, m.subject, m.from_name, "
                         "m.from_addr, m.date_utc, m.tz_offset, c.snippet_text "
-                        "FROM search_index s JOIN messages m ON m.id = s.message_id "
-                        "JOIN lists l ON l.id = m.list_id "
-                        "JOIN contents c ON c.message_id = m.id "
-                        "WHERE s.doc @@ %s::tsquery{} ORDER BY {} LIMIT %s OFFSET %s"
-                    ).format(window, order),
-                    [*args, *order_args, limit, offset],
-                ).fetchall()
+                        "FROM messages m JOIN lists l ON l.id = m.list_id "
+                        "JOIN contents c ON c.message_id = m.id WHERE m.id = ANY(%s)",
+                        (ids,),
+                    )
+                }
+                rows = [found[i] for i in ids if i in found]
         except psycopg.errors.SyntaxError as err:
             raise QueryError(f"cannot search for that: {err}") from err
         except psycopg.Error as err:
