@@ -300,3 +300,16 @@ def test_postgresql_snippets_mark_the_words_found(both: tuple[Store, Store]) -> 
     hits = search.run(pg, "b:firmware", per_page=20).hits
     assert hits and all("firmware" in h.snippet.lower() for h in hits[:5])
     assert any("\ue000" in h.snippet for h in hits)
+
+
+def test_pointing_an_archive_at_another_database_keeps_every_other_line(
+    run: Run, tmp_path: Path
+) -> None:
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon", "--title", "The Salon")
+    before = (root / configlib.CONFIG_NAME).read_text(encoding="utf-8")
+    configlib.set_database(root, "postgresql://db.example.org/lists")
+    configlib.set_database(root, "other.sqlite3")
+    after = (root / configlib.CONFIG_NAME).read_text(encoding="utf-8")
+    assert after.replace('database = "other.sqlite3"\n', "") == before
+    assert configlib.load(root).database == root / "other.sqlite3"
