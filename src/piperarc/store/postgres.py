@@ -504,21 +504,25 @@ class PostgresStore:
         ranking = pgtext.rank_query(query)
         try:
             with self.pool.connection() as conn:
-                total = conn.execute(
-                    "SELECT count(*) FROM search_index WHERE doc @@ %s::tsquery", (match,)
+                # One pass gives both the total and, past RANK_WINDOW matches, the id
+                # where the window of the most recent ones starts.
+                found_row = conn.execute(
+                    "SELECT count(*) OVER (), message_id FROM search_index "
+                    "WHERE doc @@ %s::tsquery ORDER BY message_id DESC LIMIT 1 OFFSET %s",
+                    (match, RANK_WINDOW - 1),
                 ).fetchone()
-                count = int(total[0]) if total else 0
                 window = sql.SQL("")
                 args: list[object] = [match]
-                if count > RANK_WINDOW:
-                    cutoff = conn.execute(
-                        "SELECT message_id FROM search_index WHERE doc @@ %s::tsquery "
-                        "ORDER BY message_id DESC LIMIT 1 OFFSET %s",
-                        (match, RANK_WINDOW - 1),
-                    ).fetchone()
-                    if cutoff is not None:
+                if found_row is not None:
+                    count = int(found_row[0])
+                    if count > RANK_WINDOW:
                         window = sql.SQL(" AND s.message_id >= %s")
-                        args.append(cutoff[0])
+                        args.append(found_row[1])
+                else:
+                    total = conn.execute(
+                        "SELECT count(*) FROM search_index WHERE doc @@ %s::tsquery", (match,)
+                    ).fetchone()
+                    count = int(total[0]) if total else 0
                 if by_date or not ranking:
                     order = sql.SQL("m.date_utc DESC, s.message_id DESC")
                     order_args: list[object] = []
