@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from piperarc import config as configlib
 from piperarc.store import open_store
 from tests.conftest import Run, cli, corpus_path, summary_counts
 
@@ -95,7 +96,7 @@ def mbox_exact(raw: bytes) -> bytes:
 
 def stored_raws(root: Path, list_name: str) -> dict[int, bytes]:
     """Every stored message's raw bytes by number, read straight from the store."""
-    store = open_store(root / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(root).database, readonly=True)
     try:
         return {s.num: store.raw(list_name, s.num) for s in store.summaries(list_name)}
     finally:
@@ -103,7 +104,7 @@ def stored_raws(root: Path, list_name: str) -> dict[int, bytes]:
 
 
 def stored_mids(root: Path, list_name: str) -> dict[int, str]:
-    store = open_store(root / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(root).database, readonly=True)
     try:
         return {s.num: s.mid for s in store.summaries(list_name)}
     finally:
@@ -189,12 +190,12 @@ class EdgeArchive:
 
 
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> EdgeArchive:
+def edge(tmp_path_factory: pytest.TempPathFactory, module_db_args: tuple[str, ...]) -> EdgeArchive:
     sources = edge_sources()
     mails = [mail for path in sources for mail in messages_in(path)]
     root = tmp_path_factory.mktemp("edge") / "archive"
     site = root.parent / "site"
-    made = cli("init", root, "--list", LIST)
+    made = cli("init", root, "--list", LIST, *module_db_args)
     assert made.exit_code == 0, made.output
     imported = cli("import", "--archive", root, "--list", LIST, *sources)
     built = cli("build", "--archive", root, "--out", site)
@@ -326,7 +327,7 @@ def test_exporting_each_thread_by_its_key_gives_back_exactly_its_messages(
     edge: EdgeArchive,
 ) -> None:
     raws = stored_raws(edge.root, LIST)
-    store = open_store(edge.root / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(edge.root).database, readonly=True)
     try:
         threads: dict[str, list[int]] = {}
         for s in store.summaries(LIST):

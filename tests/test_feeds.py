@@ -182,7 +182,7 @@ def test_the_build_writes_a_lists_two_feeds_newest_first(built: Path) -> None:
 
 
 def test_a_thread_feed_holds_exactly_its_threads_messages(built: Path, archive: Path) -> None:
-    store = open_store(archive / configlib.DATABASE_NAME, readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         for page in (built / "salon" / "t").glob("*.html"):
             in_thread = store.thread_messages("salon", page.stem)

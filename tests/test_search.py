@@ -22,10 +22,12 @@ from tests.conftest import Run, cli, corpus_path
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """The sample list, imported once."""
+def sample(
+    tmp_path_factory: pytest.TempPathFactory, module_db_args: tuple[str, ...]
+) -> Iterator[Store]:
+    """The sample list, imported once (on each backend)."""
     root = tmp_path_factory.mktemp("search") / "archive"
-    cli("init", root, "--list", "salon")
+    cli("init", root, "--list", "salon", *module_db_args)
     mbox = root / "salon.mbox"
     mbox.write_bytes(sample_mbox())
     cli("import", "--archive", root, "--list", "salon", mbox)
@@ -172,13 +174,13 @@ def _words(text: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def linux_man(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, module_db_args: tuple[str, ...]
 ) -> Iterator[tuple[Store, list[tuple[str, str]]]]:
     """The linux-man list imported, and each message's (decoded subject, From) read by the
     standard library — the ground truth."""
     path = corpus_path("lists", "linux-man-10k.mbox.xz")
     root = tmp_path_factory.mktemp("lm") / "archive"
-    cli("init", root, "--list", "lm")
+    cli("init", root, "--list", "lm", *module_db_args)
     cli("import", "--archive", root, "--list", "lm", path)
     plain = root.parent / "lm.mbox"
     plain.write_bytes(lzma.decompress(path.read_bytes()))

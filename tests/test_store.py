@@ -1,5 +1,5 @@
 """The storage contract: numbers and keys fixed at first archiving, duplicates stored once,
-raw bytes kept exactly. Runs on every backend (SQLite today)."""
+raw bytes kept exactly. Runs on every backend."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ from piperarc.model import NewMessage
 from piperarc.sources import RawMail
 from piperarc.store import Store, open_store
 from piperarc.store.sqlite import MIGRATIONS
+from tests.conftest import BACKENDS, database_for
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(tmp_path / "archive.sqlite3")
-    opened.ensure_list("salon")
-    yield opened
-    opened.close()
+    with database_for(request.param) as args:
+        opened = open_store(args[1] if args else tmp_path / "archive.sqlite3")
+        opened.ensure_list("salon")
+        yield opened
+        opened.close()
 
 
 def _new(raw: bytes) -> NewMessage:

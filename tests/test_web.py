@@ -66,11 +66,11 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, module_db_args: tuple[str, ...]) -> Path:
     """The sample list plus an HTML attachment and two messages sharing a Message-ID,
     imported and built once for the module."""
     root = tmp_path_factory.mktemp("web") / "archive"
-    assert cli("init", root, "--list", "salon", "--title", "The Salon").exit_code == 0
+    assert cli("init", root, "--list", "salon", "--title", "The Salon", *module_db_args)
     assert cli("init", root, "--list", "other", "--title", "Other", "--obfuscate", "hide")
     sources = root.parent / "mail"
     sources.mkdir()

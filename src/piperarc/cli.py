@@ -21,7 +21,8 @@ from piperarc.model import ImportCounts, StoredMessage
 from piperarc.render.text import iso_date, iso_offset
 from piperarc.sources import FORMATS
 from piperarc.sources.sample import sample_mbox
-from piperarc.store import Store, open_store
+from piperarc.store import Store, database_exists, open_store
+from piperarc.store.copy import copy_archive
 
 MAX_PROBLEM_LINES = 20
 
@@ -54,7 +55,7 @@ def _opened(
     archive: Path, *, readonly: bool = False
 ) -> Iterator[tuple[configlib.ArchiveConfig, Store]]:
     config = configlib.load(archive)
-    if readonly and not config.database.exists():
+    if readonly and not database_exists(config.database):
         raise PiperarcError(
             "the archive has no database yet: import some mail first", config.database
         )
@@ -91,6 +92,13 @@ def main() -> None:
     show_default=True,
     help="How addresses are shown on pages.",
 )
+@click.option(
+    "--db",
+    "database",
+    metavar="URL",
+    help="Keep the archive in this PostgreSQL database (postgresql://…) instead of "
+    "the SQLite file archive.sqlite3.",
+)
 def init(
     directory: Path,
     list_name: str | None,
@@ -99,17 +107,25 @@ def init(
     address: str,
     period: str,
     obfuscate: str,
+    database: str | None,
 ) -> None:
     """Create an archive in DIRECTORY, or add a list to an existing one."""
     path = directory / configlib.CONFIG_NAME
     created = not path.exists()
+    if database is not None and not database.startswith(configlib.SERVER_SCHEMES):
+        raise ConfigError(f"--db takes a postgresql:// URL, not {database!r}")
     directory.mkdir(parents=True, exist_ok=True)
     if created:
-        path.write_text(
-            configlib.archive_header(title if title and not list_name else "Mail archive"),
-            encoding="utf-8",
-        )
+        header = configlib.archive_header(title if title and not list_name else "Mail archive")
+        if database is not None:
+            header += configlib.database_line(database) + "\n"
+        path.write_text(header, encoding="utf-8")
     config = configlib.load(directory)
+    if database is not None and config.database != database:
+        raise ConfigError(
+            "the archive already has its database; move it with: piperarc migrate --to URL",
+            path,
+        )
     if list_name:
         configlib.check_list_name(list_name)
         if any(lst.name == list_name for lst in config.lists):
@@ -222,7 +238,7 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
 def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bool) -> None:
     """Write the static archive: every list, period, thread and message, feeds, search."""
     config = configlib.load(archive)
-    if not config.database.exists():
+    if not database_exists(config.database):
         open_store(config.database).close()
     target = out or archive / "site"
     report = site.build(config, target, jobs=jobs, search_index=not no_search_index)
@@ -424,6 +440,65 @@ def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
 
 @main.command()
 @_archive_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL_OR_FILE",
+    help="The new database: a postgresql:// URL, or a SQLite file that does not exist yet.",
+)
+def migrate(archive: Path, target: str) -> None:
+    """Copy the archive to another database, prove nothing was lost, and switch to it.
+
+    Every message goes whole (raw bytes, number, permalink, thread, dates, damage); the
+    search index is rebuilt on the new side. At the end each list's count and digests
+    (of every raw message, of every number and permalink, of every stored field) are
+    printed for both sides; if any differ the command fails and piperarc.toml is left
+    as it was. Else piperarc.toml's [archive] database names the new database. The old
+    one is not touched: remove it when you are satisfied."""
+    config = configlib.load(archive)
+    location: Path | str = target
+    if not target.startswith(configlib.SERVER_SCHEMES):
+        location = Path(target).resolve()
+        if location.exists():
+            raise ConfigError("already exists: migrate into a new file", location)
+    if location == config.database or (
+        isinstance(config.database, Path) and config.database.resolve() == location
+    ):
+        raise ConfigError("the archive is already in that database")
+    source = open_store(config.database, readonly=True)
+    try:
+        destination = open_store(location)
+        try:
+            prints = copy_archive(source, destination, lambda line: click.echo(line, err=True))
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    same = True
+    for name, old, new in prints:
+        for side, fp in (("from", old), ("to", new)):
+            click.echo(
+                f"{name} {side:4} {fp.messages} messages, {fp.duplicates} duplicates, "
+                f"raw {fp.raw[:16]}, num+key {fp.keys[:16]}, fields {fp.rows[:16]}"
+            )
+        same = same and old == new
+    if not same:
+        raise PiperarcError(
+            "the copy differs from the original (see above): piperarc.toml not changed"
+        )
+    setting = str(location)
+    if isinstance(location, Path) and location.is_relative_to(archive.resolve()):
+        setting = str(location.relative_to(archive.resolve()))
+    configlib.set_database(archive, setting)
+    click.echo(
+        f"all {sum(fp.messages for _, fp, _ in prints)} messages copied and verified; "
+        f"piperarc.toml now says: {configlib.database_line(setting)}"
+    )
+
+
+@main.command()
+@_archive_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port."
@@ -437,7 +512,7 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
     from piperarc import web  # starlette and uvicorn load only for this command
 
     config = configlib.load(archive)
-    if not config.database.exists():
+    if not database_exists(config.database):
         open_store(config.database).close()
     click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     web.serve(config, host=host, port=port, workers=workers, access_log=access_log)

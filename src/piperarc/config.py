@@ -5,6 +5,7 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
     [archive]
     title = "Our lists"
     base_url = "https://lists.example.org/archive/"   # optional: where the site is published
+    database = "postgresql://archiver@db.example.org/lists"  # optional: a server database
 
     [[lists]]
     name = "salon"
@@ -33,6 +34,7 @@ OBFUSCATIONS = ("none", "at", "hide")
 # A list name becomes a folder and a URL segment: keep it to what is safe in both.
 # Top-level folders of the site and the server that a list's folder must not shadow.
 RESERVED_NAMES = frozenset({"api", "mid", "help", "pagefind", "search.html", "index.html"})
+SERVER_SCHEMES = ("postgresql://", "postgres://")
 LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -59,10 +61,19 @@ class ArchiveConfig:
     # Where the built site is published (ends in "/"), if said: Atom feeds then carry
     # absolute links; without it their links are relative to the feed's own URL.
     base_url: str | None = None
+    # [archive] database: a postgresql:// URL, or a SQLite file (relative to the archive
+    # folder); unset, the archive.sqlite3 beside piperarc.toml.
+    database_setting: str | None = None
 
     @property
-    def database(self) -> Path:
-        return self.root / DATABASE_NAME
+    def database(self) -> Path | str:
+        """Where the store is: a postgresql:// URL (str) or the SQLite file (Path)."""
+        setting = self.database_setting
+        if setting is None:
+            return self.root / DATABASE_NAME
+        if setting.startswith(SERVER_SCHEMES):
+            return setting
+        return self.root / setting
 
     def list(self, name: str) -> ListConfig:
         """The settings of list `name`; UnknownListError naming the lists there are."""
@@ -142,7 +153,55 @@ def load(root: Path) -> ArchiveConfig:
         title=str(archive.get("title", "Mail archive")),
         lists=tuple(lists),
         base_url=_base_url(archive.get("base_url"), path),
+        database_setting=_database(archive.get("database"), path),
     )
+
+
+def _database(value: object, path: Path) -> str | None:
+    """[archive] database: a postgresql:// URL or a file name."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or "\n" in value:
+        raise ConfigError(
+            "database must be a postgresql:// URL or a file name, "
+            'as in database = "archive.sqlite3"',
+            path,
+        )
+    return value
+
+
+def database_line(location: str) -> str:
+    """The `database = ...` line of [archive] for `location`."""
+    return f"database = {_toml_string(location)}"
+
+
+def set_database(root: Path, location: str | None) -> None:
+    """Point the archive at another database: rewrite (or add, or with None remove) the
+    `database` line of [archive] in piperarc.toml, keeping every other line as it is."""
+    path = root / CONFIG_NAME
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    out: list[str] = []
+    section = ""
+    placed = location is None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            if section == "[archive]" and not placed:
+                out.append(database_line(location or "") + "\n")
+                placed = True
+            section = stripped.split("#")[0].strip()
+        if section == "[archive]" and re.match(r"database\s*=", stripped):
+            if location is not None and not placed:
+                out.append(database_line(location) + "\n")
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        if section != "[archive]":
+            out.append("[archive]\n")
+        out.append(database_line(location or "") + "\n")
+    path.write_text("".join(out), encoding="utf-8")
+    load(root)  # prove what we wrote reads back
 
 
 def _base_url(value: object, path: Path) -> str | None:

@@ -84,7 +84,7 @@ class Writer:
 class _Job:
     """What a worker needs to render a list's message and thread pages."""
 
-    database: Path
+    database: Path | str
     out: Path
     archive_title: str
     lst: ListConfig

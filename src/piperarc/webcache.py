@@ -18,7 +18,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import NotFoundError, StoreError, UnknownListError
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, Pages, home_entry
-from piperarc.store import ListStats, Store, open_store
+from piperarc.store import ListStats, Store, database_exists, open_store
 
 PAGE_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -55,7 +55,7 @@ class Archive:
     @property
     def store(self) -> Store:
         if self._store is None:
-            if not self.config.database.exists():
+            if not database_exists(self.config.database):
                 raise StoreError(
                     "the archive has no database yet: import some mail first",
                     self.config.database,

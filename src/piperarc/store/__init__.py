@@ -12,12 +12,30 @@ __all__ = [
     "ListStats",
     "SQLiteStore",
     "Store",
+    "database_exists",
+    "is_server_url",
     "open_store",
     "pack",
     "unpack",
 ]
 
 
-def open_store(database: Path, *, readonly: bool = False) -> Store:
-    """Open the archive's database (SQLite, the embedded default)."""
-    return SQLiteStore(database, readonly=readonly)
+def is_server_url(location: Path | str) -> bool:
+    """Whether `location` names a PostgreSQL database (else it is a SQLite file)."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def database_exists(location: Path | str) -> bool:
+    """Whether the archive's database is there to read: a server database always is (the
+    store says so when it is not); a SQLite file once something created it."""
+    return is_server_url(location) or Path(location).exists()
+
+
+def open_store(database: Path | str, *, readonly: bool = False) -> Store:
+    """Open the archive's database: a postgresql:// URL, or a SQLite file (the default)."""
+    if is_server_url(database):
+        # Loaded only here: psycopg is needed by PostgreSQL archives only.
+        from piperarc.store.postgres import PostgresStore
+
+        return PostgresStore(str(database), readonly=readonly)
+    return SQLiteStore(Path(database), readonly=readonly)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from piperarc.model import (
     IndexText,
@@ -48,6 +48,49 @@ class ListStats:
     duplicates: int
     first: int | None
     last: int | None
+
+
+# The stored columns of a message, in this order, as `export_rows` gives them and
+# `import_rows` takes them: everything a copy to another database must keep.
+ROW_FIELDS = (
+    "num",
+    "key",
+    "mid",
+    "mid_synthetic",
+    "digest",
+    "date_utc",
+    "tz_offset",
+    "date_source",
+    "from_name",
+    "from_addr",
+    "subject",
+    "subject_base",
+    "in_reply_to",
+    "refs",
+    "attachments",
+    "damage",
+    "size",
+    "envelope",
+    "archived_at",
+    "thread_key",
+    "parent_num",
+    "depth",
+    "thread_pos",
+    "body_text",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRow:
+    """One stored message, whole: its columns (ROW_FIELDS order) and its packed raw bytes.
+    What `piperarc migrate` carries from one database to another."""
+
+    values: tuple[object, ...]
+    packed: bytes
+
+    @property
+    def num(self) -> int:
+        return cast(int, self.values[0])
 
 
 class Store(Protocol):
@@ -110,3 +153,18 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+
+    # -- copying a whole archive (store/copy.py) --
+    def export_rows(self, list_name: str, after: int, limit: int) -> list[ArchivedRow]:
+        """Up to `limit` messages numbered above `after`, whole, in number order."""
+
+    def import_rows(
+        self,
+        list_name: str,
+        rows: Sequence[ArchivedRow],
+        texts: Sequence[IndexText],
+        duplicates: int,
+    ) -> None:
+        """Store copies of another store's messages with their numbers, keys and threads
+        as they are, indexed from `texts`; the list's count of skipped duplicates becomes
+        `duplicates`. One transaction."""

@@ -22,7 +22,7 @@ from piperarc.model import (
     Summary,
     ThreadPlacement,
 )
-from piperarc.store.base import AddResult, ListStats, unpack
+from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, ListStats, unpack
 
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a released
 # entry: append a new one.
@@ -564,6 +564,64 @@ class SQLiteStore:
             for num in chunk:
                 if num in rows:
                     yield num, rows[num][1], unpack(rows[num][2])
+
+    def export_rows(self, list_name: str, after: int, limit: int) -> list[ArchivedRow]:
+        columns = ", ".join(("c." if f == "body_text" else "m.") + f for f in ROW_FIELDS)
+        rows = self.db.execute(
+            f"SELECT {columns}, c.raw FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = ? AND m.num > ? ORDER BY m.num LIMIT ?",
+            (self._list_id(list_name), after, limit),
+        ).fetchall()
+        return [ArchivedRow((*r[:3], bool(r[3]), *r[4:-1]), bytes(r[-1])) for r in rows]
+
+    def import_rows(
+        self,
+        list_name: str,
+        rows: Sequence[ArchivedRow],
+        texts: Sequence[IndexText],
+        duplicates: int,
+    ) -> None:
+        db = self.db
+        fields = [f for f in ROW_FIELDS if f != "body_text"]
+        body_at = ROW_FIELDS.index("body_text")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self.ensure_list(list_name)
+            list_id = self._list_id(list_name)
+            for row, text in zip(rows, texts, strict=True):
+                values = dict(zip(ROW_FIELDS, row.values, strict=True))
+                cursor = db.execute(
+                    f"INSERT INTO messages (list_id, {', '.join(fields)}) "
+                    f"VALUES ({', '.join('?' * (len(fields) + 1))})",
+                    (list_id, *(values[f] for f in fields)),
+                )
+                db.execute(
+                    "INSERT INTO contents (message_id, raw, body_text) VALUES (?,?,?)",
+                    (cursor.lastrowid, row.packed, row.values[body_at]),
+                )
+                self._index(
+                    cursor.lastrowid,
+                    text,
+                    facets.message_tokens(
+                        list_name,
+                        int(values["date_utc"]),  # type: ignore[call-overload]
+                        bool(values["attachments"]),
+                        values["thread_pos"] == 0,
+                    ),
+                )
+            db.execute(
+                "UPDATE lists SET next_num = max(next_num, ?), duplicates = ? WHERE id = ?",
+                (max((r.num for r in rows), default=0) + 1, duplicates, list_id),
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot store messages: {err}", self.path) from err
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def data_version(self) -> int:
         # https://sqlite.org/pragma.html#pragma_data_version: per connection, moves on

@@ -1,0 +1,774 @@
+"""The PostgreSQL store: for sites with many lists, many messages and several workers.
+
+psycopg 3 with a small connection pool (psycopg_pool), so that the web server's threads
+share it. Every write is one transaction. Numbers are handed out under a row lock on the
+list (SELECT … FOR UPDATE), so importers running at once on the same list take turns per
+batch: no number is given twice or skipped, and the duplicate check sees every commit
+before it. Unique constraints on (list, num), (list, key) and (list, digest) hold even if
+that reasoning were wrong. Full-text search: one tsvector per message (store/pgtext.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from piperarc import facets
+from piperarc import mid as midlib
+from piperarc.errors import NotFoundError, QueryError, StoreError
+from piperarc.model import (
+    IndexText,
+    NewMessage,
+    SearchHit,
+    SearchQuery,
+    StoredMessage,
+    Summary,
+    ThreadPlacement,
+)
+from piperarc.store import pgtext
+from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, ListStats, unpack
+
+# Each entry upgrades the schema by one version (table schema_version). Never edit a
+# released entry: append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE lists (
+        id SERIAL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        next_num INTEGER NOT NULL DEFAULT 1,
+        duplicates INTEGER NOT NULL DEFAULT 0      -- identical copies skipped, ever
+    );
+    CREATE SEQUENCE message_ids;
+    CREATE TABLE messages (
+        id BIGINT PRIMARY KEY DEFAULT nextval('message_ids'),
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        num INTEGER NOT NULL,                      -- fixed at first archiving
+        key TEXT NOT NULL,                         -- URL key, fixed at first archiving
+        mid TEXT NOT NULL,
+        mid_synthetic BOOLEAN NOT NULL,
+        digest TEXT NOT NULL,                      -- sha256 of raw (CRLF as LF)
+        date_utc BIGINT NOT NULL,
+        tz_offset INTEGER NOT NULL,
+        date_source TEXT NOT NULL,
+        from_name TEXT NOT NULL,
+        from_addr TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        subject_base TEXT NOT NULL,
+        in_reply_to TEXT,
+        refs TEXT NOT NULL,
+        attachments INTEGER NOT NULL,
+        damage TEXT,
+        size INTEGER NOT NULL,
+        envelope TEXT,
+        archived_at BIGINT NOT NULL,
+        thread_key TEXT NOT NULL DEFAULT '',
+        parent_num INTEGER,
+        depth INTEGER NOT NULL DEFAULT 0,
+        thread_pos INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (list_id, num),
+        UNIQUE (list_id, key),
+        UNIQUE (list_id, digest)
+    );
+    CREATE INDEX messages_by_mid ON messages (list_id, mid);
+    CREATE INDEX messages_by_date ON messages (list_id, date_utc);
+    CREATE INDEX messages_by_thread ON messages (list_id, thread_key, thread_pos);
+    CREATE TABLE contents (
+        message_id BIGINT PRIMARY KEY REFERENCES messages(id),
+        raw BYTEA NOT NULL,                        -- zlib-compressed original bytes
+        body_text TEXT NOT NULL,
+        snippet_text TEXT NOT NULL DEFAULT ''      -- the indexed own lines, for snippets
+    );
+    -- Rows kept narrow (the vector goes to TOAST): counting matches reads few pages.
+    CREATE TABLE search_index (
+        message_id BIGINT PRIMARY KEY REFERENCES messages(id),
+        doc TSVECTOR NOT NULL
+    ) WITH (toast_tuple_target = 128);
+    -- Out of line and uncompressed: the row stays ~40 bytes (a scan of 1,000,000 is a few
+    -- thousand pages) and ranking reads vectors without inflating them.
+    ALTER TABLE search_index ALTER COLUMN doc SET STORAGE EXTERNAL;
+    CREATE INDEX search_index_doc ON search_index USING GIN (doc);
+    -- Moves on every write: the web app's cache key (as SQLite's PRAGMA data_version).
+    CREATE TABLE data_version (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        version BIGINT NOT NULL
+    );
+    INSERT INTO data_version VALUES (1, 1);
+    """,
+)
+
+# Any number: held while a process upgrades the schema, so two do not both try.
+_MIGRATION_LOCK = 0x70697065
+
+RANK_WINDOW = 1000  # as in the SQLite store: rank among the most recent matches only
+
+_STORED_COLUMNS = (
+    "m.num, m.key, m.mid, m.mid_synthetic, m.date_utc, m.tz_offset, m.date_source, "
+    "m.from_name, m.from_addr, m.subject, m.subject_base, m.in_reply_to, m.refs, c.body_text, "
+    "m.attachments, m.damage, m.digest, m.size, m.envelope, m.archived_at, m.thread_key, "
+    "m.parent_num, m.depth, m.thread_pos"
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "list_id",
+    "num",
+    "key",
+    "mid",
+    "mid_synthetic",
+    "digest",
+    "date_utc",
+    "tz_offset",
+    "date_source",
+    "from_name",
+    "from_addr",
+    "subject",
+    "subject_base",
+    "in_reply_to",
+    "refs",
+    "attachments",
+    "damage",
+    "size",
+    "envelope",
+    "archived_at",
+    "thread_pos",
+)
+_ROOT_LEXEME = pgtext.FACET_MARK + facets.ROOT
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: broken mail's stray NULs become U+FFFD in the
+    derived fields (the raw bytes, in bytea, keep them)."""
+    if value is None or "\x00" not in value:
+        return value
+    return value.replace("\x00", "\ufffd")
+
+
+def _refs(text: str) -> tuple[str, ...]:
+    return tuple(text.split("\n")) if text else ()
+
+
+def _stored(list_name: str, r: Any) -> StoredMessage:
+    return StoredMessage(
+        list_name,
+        r[0],
+        r[1],
+        r[2],
+        bool(r[3]),
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        _refs(str(r[12])),
+        r[13],
+        bool(r[14]),
+        r[15],
+        r[16],
+        r[17],
+        r[18],
+        r[19],
+        r[20],
+        r[21],
+        r[22],
+        r[23],
+    )
+
+
+class PostgresStore:
+    """Store on a PostgreSQL database named by a postgresql:// URL."""
+
+    def __init__(self, url: str, *, readonly: bool = False, pool_size: int = 4) -> None:
+        self.url = url
+        self.readonly = readonly
+        self._list_ids: dict[str, int] = {}
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self._migrate(conn, readonly)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot open the database: {err}".strip(), _safe(url)) from err
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=True,
+            name="piperarc",
+        )
+        try:
+            self.pool.wait(timeout=10)
+        except PoolTimeout as err:
+            self.pool.close()
+            raise StoreError("cannot connect to the database", _safe(url)) from err
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        if self.readonly:
+            # build and serve only read: the server refuses any write from them.
+            conn.execute("SET default_transaction_read_only = on")
+
+    def _migrate(self, conn: psycopg.Connection[Any], readonly: bool) -> None:
+        known = len(MIGRATIONS)
+        with conn.transaction():
+            if not readonly:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+            if exists and exists[0]:
+                row = conn.execute("SELECT version FROM schema_version").fetchone()
+                version = row[0] if row else 0
+            elif readonly:
+                raise StoreError(
+                    "the database holds no archive yet: create it with piperarc init DIR --db URL",
+                    _safe(self.url),
+                )
+            else:
+                conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                conn.execute("INSERT INTO schema_version VALUES (0)")
+                version = 0
+            if version > known:
+                raise StoreError(
+                    f"the database is at schema version {version}, newer than this piperarc "
+                    f"knows ({known}): upgrade piperarc",
+                    _safe(self.url),
+                )
+            if readonly or version == known:
+                return
+            for number in range(version, known):
+                conn.execute(MIGRATIONS[number].encode())
+            conn.execute("UPDATE schema_version SET version = %s", (known,))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _list_id(self, cur: psycopg.Cursor[Any], list_name: str) -> int:
+        found = self._list_ids.get(list_name)
+        if found is None:
+            row = cur.execute("SELECT id FROM lists WHERE name = %s", (list_name,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"the list {list_name!r} has no messages yet")
+            found = self._list_ids[list_name] = row[0]
+        return found
+
+    def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(query.encode(), params).fetchone()
+        except psycopg.Error as err:
+            raise StoreError(f"cannot read: {err}", _safe(self.url)) from err
+
+    def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(query.encode(), params).fetchall()
+        except psycopg.Error as err:
+            raise StoreError(f"cannot read: {err}", _safe(self.url)) from err
+
+    def _id_of(self, list_name: str) -> int:
+        found = self._list_ids.get(list_name)
+        if found is None:
+            row = self._one("SELECT id FROM lists WHERE name = %s", (list_name,))
+            if row is None:
+                raise NotFoundError(f"the list {list_name!r} has no messages yet")
+            found = self._list_ids[list_name] = int(row[0])
+        return found
+
+    # -- writes --
+    def ensure_list(self, list_name: str) -> None:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                added = conn.execute(
+                    "INSERT INTO lists (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
+                    (list_name,),
+                )
+                if added.rowcount:
+                    conn.execute(_BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot add the list {list_name!r}: {err}", _safe(self.url)) from err
+
+    def add_messages(
+        self, list_name: str, batch: Sequence[NewMessage], archived_at: int
+    ) -> list[AddResult]:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                return self._add(conn, list_name, batch, archived_at)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot store messages: {err}", _safe(self.url)) from err
+
+    def _add(
+        self,
+        conn: psycopg.Connection[Any],
+        list_name: str,
+        batch: Sequence[NewMessage],
+        archived_at: int,
+    ) -> list[AddResult]:
+        cur = conn.cursor()
+        # The lock that makes numbering safe: one writer per list at a time, until commit.
+        row = cur.execute(
+            "SELECT id, next_num FROM lists WHERE name = %s FOR UPDATE", (list_name,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"the list {list_name!r} has no messages yet")
+        list_id, next_num = row
+        known: dict[str, tuple[int, str]] = {
+            digest: (num, key)
+            for digest, num, key in cur.execute(
+                "SELECT digest, num, key FROM messages WHERE list_id = %s AND digest = ANY(%s)",
+                (list_id, [new.digest for new in batch]),
+            )
+        }
+        base_keys = {midlib.url_key(new.parsed.mid) for new in batch}
+        taken = {
+            key
+            for (key,) in cur.execute(
+                "SELECT key FROM messages WHERE list_id = %s AND key = ANY(%s)",
+                (list_id, list(base_keys)),
+            )
+        }
+
+        def free(key: str) -> bool:
+            if key in taken:
+                return False
+            if key in base_keys:  # every base key was looked up above
+                return True
+            row = cur.execute(
+                "SELECT 1 FROM messages WHERE list_id = %s AND key = %s", (list_id, key)
+            ).fetchone()
+            return row is None
+
+        results: list[AddResult] = []
+        rows: list[tuple[Any, ...]] = []
+        new_ones: list[NewMessage] = []
+        duplicates = 0
+        for new in batch:
+            same = known.get(new.digest)
+            if same is not None:
+                duplicates += 1
+                results.append(AddResult("duplicate", same[0], same[1]))
+                continue
+            parsed = new.parsed
+            base_key = key = midlib.url_key(parsed.mid)
+            suffix = 1
+            while not free(key):
+                suffix += 1
+                key = f"{base_key}-{suffix}"
+            taken.add(key)
+            date_source = parsed.date_source
+            date_utc, tz_offset = parsed.date_utc, parsed.tz_offset
+            if date_utc is None:
+                date_utc, tz_offset, date_source = archived_at, 0, "archived"
+            predicted_root = not parsed.references  # as the SQLite store: see there
+            rows.append(
+                (
+                    list_id,
+                    next_num,
+                    key,
+                    _text(parsed.mid),
+                    parsed.mid_synthetic,
+                    new.digest,
+                    date_utc,
+                    tz_offset or 0,
+                    date_source,
+                    _text(parsed.from_name),
+                    _text(parsed.from_addr),
+                    _text(parsed.subject),
+                    _text(parsed.subject_base),
+                    _text(parsed.in_reply_to),
+                    _text("\n".join(parsed.references)),
+                    len(parsed.attachments),
+                    _text(parsed.damage),
+                    len(new.raw),
+                    _text(new.envelope),
+                    archived_at,
+                    0 if predicted_root else 1,
+                )
+            )
+            new_ones.append(new)
+            known[new.digest] = (next_num, key)
+            results.append(AddResult("new", next_num, key))
+            next_num += 1
+        if rows:
+            ids = [
+                i
+                for (i,) in cur.execute(
+                    "SELECT nextval('message_ids') FROM generate_series(1, %s)", (len(rows),)
+                )
+            ]
+            with cur.copy(f"COPY messages ({', '.join(_MESSAGE_COLUMNS)}) FROM STDIN") as copy:
+                for message_id, values in zip(ids, rows, strict=True):
+                    copy.write_row((message_id, *values))
+            with cur.copy(
+                "COPY contents (message_id, raw, body_text, snippet_text) FROM STDIN"
+            ) as copy:
+                for message_id, new in zip(ids, new_ones, strict=True):
+                    copy.write_row(
+                        (message_id, new.packed, _text(new.parsed.body_text), _text(new.index.body))
+                    )
+            with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                for message_id, new, values in zip(ids, new_ones, rows, strict=True):
+                    tokens = facets.message_tokens(
+                        list_name, int(values[6]), bool(new.parsed.attachments), values[-1] == 0
+                    )
+                    copy.write_row((message_id, pgtext.vector(new.index, tokens)))
+        cur.execute(
+            "UPDATE lists SET next_num = %s, duplicates = duplicates + %s WHERE id = %s",
+            (next_num, duplicates, list_id),
+        )
+        cur.execute(_BUMP)
+        return results
+
+    def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
+        count = 0
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                list_id = self._list_id(cur, list_name)
+                rows = {
+                    num: (i, date_utc, attachments, pos == 0)
+                    for num, i, date_utc, attachments, pos in cur.execute(
+                        "SELECT num, id, date_utc, attachments, thread_pos "
+                        "FROM messages WHERE list_id = %s",
+                        (list_id,),
+                    )
+                }
+                cur.execute(
+                    "DELETE FROM search_index WHERE message_id IN "
+                    "(SELECT id FROM messages WHERE list_id = %s)",
+                    (list_id,),
+                )
+                snippets: list[tuple[str | None, int]] = []
+                with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                    for num, text in texts:
+                        message_id, date_utc, attachments, is_root = rows[num]
+                        tokens = facets.message_tokens(
+                            list_name, date_utc, attachments > 0, is_root
+                        )
+                        copy.write_row((message_id, pgtext.vector(text, tokens)))
+                        snippets.append((_text(text.body), message_id))
+                        count += 1
+                cur.executemany(
+                    "UPDATE contents SET snippet_text = %s WHERE message_id = %s", snippets
+                )
+                cur.execute(_BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot rebuild the search index: {err}", _safe(self.url)) from err
+        return count
+
+    def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                list_id = self._list_id(cur, list_name)
+                cur.execute(
+                    "CREATE TEMP TABLE placements (num INTEGER PRIMARY KEY, thread_key TEXT, "
+                    "parent_num INTEGER, depth INTEGER, thread_pos INTEGER) ON COMMIT DROP"
+                )
+                with cur.copy("COPY placements FROM STDIN") as copy:
+                    for p in placements:
+                        copy.write_row(
+                            (p.num, _text(p.thread_key), p.parent_num, p.depth, p.thread_pos)
+                        )
+                # is:root lives in the search index: rewrite the facets of messages that
+                # started, or stopped starting, a thread (before thread_pos changes).
+                cur.execute(
+                    "UPDATE search_index s SET doc = CASE WHEN p.thread_pos = 0 "
+                    "THEN s.doc || %s::tsvector ELSE ts_delete(s.doc, %s::text) END "
+                    "FROM messages m JOIN placements p ON p.num = m.num "
+                    "WHERE m.list_id = %s AND s.message_id = m.id "
+                    "AND (m.thread_pos = 0) <> (p.thread_pos = 0)",
+                    (f"'{_ROOT_LEXEME}':1D", _ROOT_LEXEME, list_id),
+                )
+                cur.execute(
+                    "UPDATE messages m SET thread_key = p.thread_key, parent_num = p.parent_num, "
+                    "depth = p.depth, thread_pos = p.thread_pos FROM placements p "
+                    "WHERE m.list_id = %s AND m.num = p.num AND "
+                    "(m.thread_key, m.parent_num, m.depth, m.thread_pos) IS DISTINCT FROM "
+                    "(p.thread_key, p.parent_num, p.depth, p.thread_pos)",
+                    (list_id,),
+                )
+                cur.execute(_BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot store threads: {err}", _safe(self.url)) from err
+
+    # -- search --
+    def search(
+        self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
+    ) -> tuple[int, list[SearchHit]]:
+        match = pgtext.match_query(query)
+        if not match:
+            return 0, []
+        ranking = pgtext.rank_query(query)
+        try:
+            with self.pool.connection() as conn:
+                # One pass gives both the total and, past RANK_WINDOW matches, the id
+                # where the window of the most recent ones starts.
+                found_row = conn.execute(
+                    "SELECT count(*) OVER (), message_id FROM search_index "
+                    "WHERE doc @@ %s::tsquery ORDER BY message_id DESC LIMIT 1 OFFSET %s",
+                    (match, RANK_WINDOW - 1),
+                ).fetchone()
+                window = sql.SQL("")
+                args: list[object] = [match]
+                if found_row is not None:
+                    count = int(found_row[0])
+                    if count > RANK_WINDOW:
+                        window = sql.SQL(" AND s.message_id >= %s")
+                        args.append(found_row[1])
+                else:
+                    total = conn.execute(
+                        "SELECT count(*) FROM search_index WHERE doc @@ %s::tsquery", (match,)
+                    ).fetchone()
+                    count = int(total[0]) if total else 0
+                if by_date or not ranking:
+                    order = sql.SQL("m.date_utc DESC, s.message_id DESC")
+                    order_args: list[object] = []
+                else:
+                    order = sql.SQL(
+                        "ts_rank_cd(%s::float4[], s.doc, %s::tsquery, %s) DESC, m.date_utc DESC, "
+                        "s.message_id DESC"
+                    )
+                    order_args = [pgtext.RANK_WEIGHTS, ranking, pgtext.RANK_NORMALIZATION]
+                # The page's ids first (ranking reads only the index and the dates), then
+                # its rows: the texts for snippets are read for this page only.
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        sql.SQL(
+                            "SELECT s.message_id FROM search_index s "
+                            "JOIN messages m ON m.id = s.message_id "
+                            "WHERE s.doc @@ %s::tsquery{} ORDER BY {} LIMIT %s OFFSET %s"
+                        ).format(window, order),
+                        [*args, *order_args, limit, offset],
+                    )
+                ]
+                found = {
+                    row[0]: row[1:]
+                    for row in conn.execute(
+                        "SELECT m.id, l.name, m.num, m.key, m.mid, m.subject, m.from_name, "
+                        "m.from_addr, m.date_utc, m.tz_offset, c.snippet_text "
+                        "FROM messages m JOIN lists l ON l.id = m.list_id "
+                        "JOIN contents c ON c.message_id = m.id WHERE m.id = ANY(%s)",
+                        (ids,),
+                    )
+                }
+                rows = [found[i] for i in ids if i in found]
+        except psycopg.errors.SyntaxError as err:
+            raise QueryError(f"cannot search for that: {err}") from err
+        except psycopg.Error as err:
+            raise StoreError(f"cannot search: {err}", _safe(self.url)) from err
+        hits = [
+            SearchHit(
+                list_name=r[0],
+                num=r[1],
+                key=r[2],
+                mid=r[3],
+                subject=r[4],
+                from_name=r[5],
+                from_addr=r[6],
+                date_utc=r[7],
+                tz_offset=r[8],
+                snippet=" ".join(pgtext.snippet(r[9], query).split()),
+            )
+            for r in rows
+        ]
+        return count, hits
+
+    # -- reads --
+    def list_names(self) -> list[str]:
+        return [row[0] for row in self._all("SELECT name FROM lists ORDER BY name")]
+
+    def summaries(self, list_name: str) -> list[Summary]:
+        rows = self._all(
+            "SELECT num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, "
+            "subject_base, refs, damage IS NOT NULL, attachments > 0, thread_key, parent_num, "
+            "depth, thread_pos FROM messages WHERE list_id = %s ORDER BY num",
+            (self._id_of(list_name),),
+        )
+        return [
+            Summary(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                _refs(r[9]),
+                bool(r[10]),
+                bool(r[11]),
+                r[12],
+                r[13],
+                r[14],
+                r[15],
+            )
+            for r in rows
+        ]
+
+    def message(self, list_name: str, num: int) -> StoredMessage:
+        row = self._one(
+            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.num = %s",
+            (self._id_of(list_name), num),
+        )
+        if row is None:
+            raise NotFoundError(f"no message number {num} in list {list_name!r}")
+        return _stored(list_name, row)
+
+    def messages_by_mid(self, list_name: str, mid: str) -> list[StoredMessage]:
+        rows = self._all(
+            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.mid = %s ORDER BY m.num",
+            (self._id_of(list_name), _text(mid)),
+        )
+        return [_stored(list_name, row) for row in rows]
+
+    def thread_messages(self, list_name: str, thread_key: str) -> list[tuple[StoredMessage, bytes]]:
+        rows = self._all(
+            f"SELECT {_STORED_COLUMNS}, c.raw FROM messages m "
+            "JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.thread_key = %s ORDER BY m.thread_pos",
+            (self._id_of(list_name), _text(thread_key)),
+        )
+        return [(_stored(list_name, row), unpack(row[-1])) for row in rows]
+
+    def raw(self, list_name: str, num: int) -> bytes:
+        row = self._one(
+            "SELECT c.raw FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.num = %s",
+            (self._id_of(list_name), num),
+        )
+        if row is None:
+            raise NotFoundError(f"no message number {num} in list {list_name!r}")
+        return unpack(row[0])
+
+    def iter_raw(
+        self,
+        list_name: str,
+        nums: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, str | None, bytes]]:
+        list_id = self._id_of(list_name)
+        query = (
+            "SELECT m.num, m.envelope, c.raw FROM messages m "
+            "JOIN contents c ON c.message_id = m.id WHERE m.list_id = %s"
+        )
+        if nums is None:
+            # A server-side cursor: a list of a million messages streams, never loads.
+            try:
+                with (
+                    self.pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(name="piperarc_raw") as cur,
+                ):
+                    cur.itersize = 500
+                    cur.execute((query + " ORDER BY m.num").encode(), (list_id,))
+                    for num, envelope, data in cur:
+                        yield num, envelope, unpack(data)
+            except psycopg.Error as err:
+                raise StoreError(f"cannot read: {err}", _safe(self.url)) from err
+            return
+        for start in range(0, len(nums), 500):
+            chunk = list(nums[start : start + 500])
+            rows = {r[0]: r for r in self._all(f"{query} AND m.num = ANY(%s)", (list_id, chunk))}
+            for num in chunk:
+                if num in rows:
+                    yield num, rows[num][1], unpack(bytes(rows[num][2]))
+
+    def export_rows(self, list_name: str, after: int, limit: int) -> list[ArchivedRow]:
+        columns = ", ".join(("c." if f == "body_text" else "m.") + f for f in ROW_FIELDS)
+        rows = self._all(
+            f"SELECT {columns}, c.raw FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.num > %s ORDER BY m.num LIMIT %s",
+            (self._id_of(list_name), after, limit),
+        )
+        return [ArchivedRow(tuple(r[:-1]), bytes(r[-1])) for r in rows]
+
+    def import_rows(
+        self,
+        list_name: str,
+        rows: Sequence[ArchivedRow],
+        texts: Sequence[IndexText],
+        duplicates: int,
+    ) -> None:
+        self.ensure_list(list_name)
+        fields = [f for f in ROW_FIELDS if f != "body_text"]
+        body_at = ROW_FIELDS.index("body_text")
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                list_id = self._list_id(cur, list_name)
+                cur.execute("SELECT 1 FROM lists WHERE id = %s FOR UPDATE", (list_id,))
+                ids = [
+                    i
+                    for (i,) in cur.execute(
+                        "SELECT nextval('message_ids') FROM generate_series(1, %s)", (len(rows),)
+                    )
+                ]
+                with cur.copy(
+                    f"COPY messages (id, list_id, {', '.join(fields)}) FROM STDIN"
+                ) as copy:
+                    for message_id, row in zip(ids, rows, strict=True):
+                        values = [
+                            _text(v) if isinstance(v, str) else v
+                            for f, v in zip(ROW_FIELDS, row.values, strict=True)
+                            if f != "body_text"
+                        ]
+                        copy.write_row((message_id, list_id, *values))
+                with cur.copy(
+                    "COPY contents (message_id, raw, body_text, snippet_text) FROM STDIN"
+                ) as copy:
+                    for message_id, row, text in zip(ids, rows, texts, strict=True):
+                        body = row.values[body_at]
+                        copy.write_row((message_id, row.packed, _text(str(body)), _text(text.body)))
+                with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                    for message_id, row, text in zip(ids, rows, texts, strict=True):
+                        named = dict(zip(ROW_FIELDS, row.values, strict=True))
+                        tokens = facets.message_tokens(
+                            list_name,
+                            int(named["date_utc"]),  # type: ignore[call-overload]
+                            bool(named["attachments"]),
+                            named["thread_pos"] == 0,
+                        )
+                        copy.write_row((message_id, pgtext.vector(text, tokens)))
+                cur.execute(
+                    "UPDATE lists SET next_num = greatest(next_num, %s), duplicates = %s "
+                    "WHERE id = %s",
+                    (max((r.num for r in rows), default=0) + 1, duplicates, list_id),
+                )
+                cur.execute(_BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot store messages: {err}", _safe(self.url)) from err
+
+    def data_version(self) -> int:
+        row = self._one("SELECT version FROM data_version")
+        return int(row[0]) if row else 0
+
+    def stats(self, list_name: str) -> ListStats:
+        list_id = self._id_of(list_name)
+        row = self._one(
+            "SELECT count(*), count(DISTINCT thread_key), count(damage), min(date_utc), "
+            "max(date_utc), (SELECT duplicates FROM lists WHERE id = %s) "
+            "FROM messages WHERE list_id = %s",
+            (list_id, list_id),
+        )
+        return ListStats(row[0], row[1], row[2], row[5], row[3], row[4])
+
+
+_BUMP = "UPDATE data_version SET version = version + 1"
+
+
+def _safe(url: str) -> str:
+    """The URL as errors show it: without a password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the PostgreSQL database"
+    if "password" in info:
+        info["password"] = "***"
+    host = info.get("host", "")
+    return f"postgresql://{host}/{info.get('dbname', '')}"
