@@ -171,3 +171,17 @@ def test_an_absolute_attachment_name_is_saved_under_its_last_segment(archive: Pa
     saved = _attachment_paths(archive / "site")
     assert any(p.endswith("-piperarc-hostile-absolute.txt") for p in saved)
     assert any(p.endswith("-piperarc-hostile-escape.txt") for p in saved)
+
+
+def test_every_built_page_carries_a_strict_content_security_policy(archive: Path) -> None:
+    site = archive / "site"
+    pages = [p for p in site.rglob("*.html") if "pagefind" not in p.parts]
+    assert len(pages) > len(hostile_mail.messages())
+    for page in pages:
+        head = page.read_text(encoding="utf-8").split("</head>", 1)[0]
+        meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', head)
+        assert meta, page
+        policy = meta.group(1).replace("&#39;", "'")
+        assert policy.startswith("default-src 'none';"), page
+        assert "unsafe-inline" not in policy and "'unsafe-eval'" not in policy, page
+        assert "base-uri 'none'" in policy, page
