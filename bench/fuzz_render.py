@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import time
 import traceback
@@ -78,6 +79,16 @@ ACTIVE_TAGS = {
 }  # fmt: skip
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background", "srcset"}
 BAD_SCHEMES = ("javascript:", "vbscript:", "data:", "livescript:")
+SLOW_SECONDS = 2.0  # one message's parse and page taking longer is a finding (a DoS)
+HANG_SECONDS = 20  # ... and one taking this long is stopped and counted as a hang
+
+
+class _Hang(Exception):
+    """Raised by the alarm when one input runs over HANG_SECONDS."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Hang
 
 
 class _ActiveMarkup(HTMLParser):
@@ -225,6 +236,14 @@ def _parameter(draw: st.DrawFn, data: bytes, _: list[bytes]) -> bytes:
 _KINDS = [_flip, _insert, _delete, _splice, _header, _header, _parameter, _parameter]
 
 
+def _place(err: BaseException) -> str:
+    """Where an exception came from: our innermost frame, and the very last if elsewhere."""
+    frames = traceback.extract_tb(err.__traceback__)
+    ours = [f for f in frames if "/piperarc/" in f.filename]
+    where = [f"{Path(f.filename).name}:{f.lineno}" for f in (ours[-1:] + frames[-1:])]
+    return " -> ".join(dict.fromkeys(where))
+
+
 class Fuzzer:
     """Runs inputs through parse and render and keeps the findings."""
 
@@ -232,21 +251,28 @@ class Fuzzer:
         self.deadline = deadline
         self.pages = Pages("Fuzz")
         self.inputs = 0
+        self.slowest = 0.0
         self.findings: Counter[str] = Counter()
         self.examples: dict[str, list[bytes]] = {}
 
     def run_one(self, raw: bytes) -> None:
         self.inputs += 1
+        began = time.monotonic()
+        signal.alarm(HANG_SECONDS)
         try:
             html = self._render(raw)
-        except RecursionError:
-            self._found("RecursionError", raw)
+        except _Hang:
+            self._found(f"hang: stopped after {HANG_SECONDS}s ({len(raw)} bytes)", raw)
             return
         except Exception as err:
-            frame = traceback.extract_tb(err.__traceback__)[-1]
-            place = f"{Path(frame.filename).name}:{frame.lineno}"
-            self._found(f"{type(err).__name__} at {place}: {str(err)[:80]}", raw)
+            self._found(f"{type(err).__name__} at {_place(err)}: {str(err)[:80]}", raw)
             return
+        finally:
+            signal.alarm(0)
+        took = time.monotonic() - began
+        self.slowest = max(self.slowest, took)
+        if took > SLOW_SECONDS:
+            self._found(f"slow: over {SLOW_SECONDS:.0f}s for {len(raw)} bytes", raw)
         checker = _ActiveMarkup()
         checker.feed(html)
         for what in set(checker.found):
@@ -316,6 +342,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to fuzz")
     parser.add_argument("--show", type=int, default=0, help="print N inputs per finding")
     args = parser.parse_args()
+    signal.signal(signal.SIGALRM, _on_alarm)
     seed_list = seeds()
     fuzzer = Fuzzer(time.monotonic() + args.seconds)
     started = time.monotonic()
@@ -344,7 +371,8 @@ def main() -> None:
     elapsed = time.monotonic() - started
     print(
         f"{fuzzer.inputs} inputs in {elapsed:.0f}s ({fuzzer.inputs / elapsed:.0f}/s) from "
-        f"{len(seed_list)} seeds; {len(fuzzer.findings)} distinct findings"
+        f"{len(seed_list)} seeds; slowest input {fuzzer.slowest:.2f}s; "
+        f"{len(fuzzer.findings)} distinct findings"
     )
     for what, count in fuzzer.findings.most_common():
         print(f"{count:7d}  {what}")
