@@ -48,6 +48,23 @@ pytestmark = pytest.mark.browser
 
 # Words a reader might search for that hit the hostile messages.
 SEARCH_TERMS = ("script", "onerror", "alert", "PWNED", "javascript", "svg", "evil")
+# Addresses that put a vector in what the live server reads from the request (reflected
+# XSS): the query, the list, a Message-ID, an attachment name. (path, an error page?)
+_V = "%3Cimg%20src%3Dx%20onerror%3D%22window.__pwned%3D1%3Balert(1)%22%3E"
+REFLECTED = [
+    (f"search.html?q={_V}", False),
+    (f"search.html?q=%22{_V}", True),
+    (f"search.html?q=x&list={_V}", True),
+    (f"search.html?q=x&page={_V}", True),
+    (f"search.html?q=x&sort={_V}", True),
+    (f"mid/{_V}", True),
+    (f"hostile/mid/{_V}", True),
+    (f"hostile/m/aaaaaaaaaaaaaaaa/1-{_V}", True),
+    (f"{_V}/index.html", True),
+    (f"hostile/{_V}/thread.html", True),
+    (f"search.mbox?q=x&list={_V}", True),
+    (f"api/search?q={_V}", False),
+]
 # Types a browser runs script in or renders as a document from the archive's origin.
 ACTIVE_TYPES = re.compile(
     r"^\s*(text/html|image/svg\+xml|application/xhtml\+xml|text/xml|application/xml|"
@@ -293,12 +310,16 @@ def _watched(
     return context, page, watch
 
 
-def _inspect(page: Page, watch: Watch, url: str) -> None:
-    """Opens `url` and records anything that ran or could run or reach out."""
+def _inspect(page: Page, watch: Watch, url: str, *, error: bool = False) -> None:
+    """Opens `url` and records anything that ran or could run or reach out; `error`: the
+    page is an error page (a 4xx), not a 200."""
     watch.current = url
     watch.opened += 1
     response = page.goto(url, wait_until="load")
-    assert response is not None and response.status < 400, f"{url}: {response and response.status}"
+    assert response is not None, url
+    assert (400 <= response.status < 500) if error else response.status < 400, (
+        f"{url}: HTTP {response.status}"
+    )
     state: dict[str, Any] = page.evaluate(INSPECT)
     if page.url.split("#")[0] != url.split("#")[0]:
         watch.note(f"navigated away to {page.url}")
@@ -364,6 +385,15 @@ def live_visit(browser: Browser, hostile: Hostile) -> Watch:
     paths += [f"search.html?q={quote(term)}" for term in SEARCH_TERMS]
     paths += ["help/search.html"]
     watch = _visit(browser, hostile.live, paths)
+    context, page, reflected = _watched(browser, [hostile.live])
+    try:
+        for path, error in REFLECTED:
+            _inspect(page, reflected, hostile.live + path, error=error)
+    finally:
+        context.close()
+    watch.findings += reflected.findings
+    watch.foreign += reflected.foreign
+    watch.opened += reflected.opened
     hostile.counts["live pages"] = watch.opened
     return watch
 
