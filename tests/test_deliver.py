@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from piperarc.deliver import _read_ahead
+from piperarc import parse
+from piperarc.deliver import _read_ahead, prepare
 from piperarc.sources import RawMail
 
 
@@ -37,3 +38,16 @@ def test_a_consumer_that_stops_early_leaves_no_reader_thread_behind() -> None:
     next(reader)
     reader.close()  # what an exception in the consumer does to the generator
     assert threading.active_count() == before
+
+
+def test_a_parser_failure_keeps_the_message_as_damaged_raw_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr(parse, "parse", broken)
+    new = prepare(RawMail(b"Subject: kept\n\nbody\n", None, "test:1"))
+    assert new.raw == b"Subject: kept\n\nbody\n"
+    assert new.parsed.damage == "parser failed: RuntimeError: a bug in the parser"
+    assert "body" in new.parsed.body_text

@@ -115,3 +115,17 @@ def test_the_fast_path_reads_every_linux_man_message_as_the_stdlib_path_does() -
         if fast != slow:
             differ.append(mail.origin)
     assert differ == []
+
+
+def test_a_malformed_base64_encoded_word_is_read_not_raised() -> None:
+    # Found by bench/fuzz_render.py: email.header lets HeaderParseError out of this Subject.
+    raw = b"From: a@example.org\nSubject: =?UTF-8?B?abcde?=\nMessage-ID: <b@x.org>\n\nhello\n"
+    parsed = parse.parse(raw, "d" * 64)
+    assert parsed.mid == "b@x.org"
+    assert "hello" in parsed.body_text
+
+
+def test_a_charset_naming_a_bytes_codec_falls_back_to_detection() -> None:
+    # "uu" is a codec Python knows, but not a text encoding: decode() raises LookupError.
+    raw = b"Content-Type: text/plain; charset=uu\nMessage-ID: <c@x.org>\n\nhello\n"
+    assert parse.parse(raw, "d" * 64).body_text.strip() == "hello"

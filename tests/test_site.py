@@ -163,3 +163,11 @@ def test_a_thread_page_merged_into_another_redirects_to_it(run: Run, archive: Pa
     assert '<meta http-equiv="refresh"' in html
     assert len(list((site_dir / "salon" / "t").glob("*.html"))) == 2  # the new one and the moved
     assert broken_links(site_dir)[1] == []
+
+
+def test_period_downloads_are_plain_gzip_with_no_temporary_name_in_them(built: Path) -> None:
+    for download in (built / "salon").glob("*.mbox.gz"):
+        header = download.read_bytes()[:10]
+        assert header[:3] == b"\x1f\x8b\x08"
+        assert header[3] & 0x08 == 0, f"{download.name} names a file in its gzip header"
+        assert header[4:8] == b"\0\0\0\0"  # no time either: rebuilds give the same bytes

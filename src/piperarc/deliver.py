@@ -43,7 +43,10 @@ def digest_of(raw: bytes) -> str:
 def prepare(mail: RawMail) -> NewMessage:
     """Parse one raw message into what the store keeps beside its bytes."""
     digest = digest_of(mail.raw)
-    parsed = parse.parse(mail.raw, digest, mail.envelope)
+    try:
+        parsed = parse.parse(mail.raw, digest, mail.envelope)
+    except Exception as err:  # a parser bug must not stop an import or lose mail
+        parsed = parse.unreadable(mail.raw, digest, f"parser failed: {type(err).__name__}: {err}")
     if mail.problem:
         damage = f"{mail.problem}; {parsed.damage}" if parsed.damage else mail.problem
         parsed = dataclasses.replace(parsed, damage=damage)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import email
+import email.errors
 import email.header
 import email.parser
 import email.utils
@@ -52,7 +53,7 @@ def _bytes_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
     if charset:
         try:
             return data.decode(charset), None
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, LookupError):  # LookupError: "uu", "hex"...
             pass
     try:
         return data.decode("utf-8"), None
@@ -85,7 +86,8 @@ def header_text(value: object) -> str:
                     decoded.append(chunk)
             # decode_header drops the whitespace between an encoded and a plain word.
             text = "".join(decoded) if len(parts) > 1 else decoded[0]
-        except (ValueError, LookupError, AssertionError, IndexError):
+        # HeaderParseError: a malformed base64 word (=?UTF-8?B?abcde?=); it is shown as is.
+        except (ValueError, LookupError, AssertionError, IndexError, email.errors.HeaderParseError):
             pass
     return _WS.sub(" ", text).strip()
 
@@ -297,10 +299,13 @@ def parse(
     (most list mail; test_parse checks both paths agree on real lists).
     """
     if fast:
-        simple = _simple_text(raw)
-        if simple is not None:
-            headers, text, problem = simple
-            return _result(headers.get, digest, envelope, [text], [], [], [problem], ())
+        try:
+            simple = _simple_text(raw)
+            if simple is not None:
+                headers, text, problem = simple
+                return _result(headers.get, digest, envelope, [text], [], [], [problem], ())
+        except Exception:  # the careful path below says what is wrong
+            pass
     try:
         msg = email.message_from_bytes(raw)
     except Exception as err:
@@ -431,3 +436,8 @@ def _unreadable(raw: bytes, digest: str, reason: str) -> ParsedMessage:
         body_text=text,
         damage=reason,
     )
+
+
+def unreadable(raw: bytes, digest: str, reason: str) -> ParsedMessage:
+    """What the store keeps for a message no reading of ours gets through: its raw text."""
+    return _unreadable(raw, digest, reason)

@@ -146,7 +146,9 @@ class _ListWriter:
         by_num = {s.num: s for s in items}
         with (
             tmp.open("wb") as fh,
-            gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=GZIP_LEVEL) as gz,
+            gzip.GzipFile(
+                filename="", fileobj=fh, mode="wb", mtime=0, compresslevel=GZIP_LEVEL
+            ) as gz,
         ):
             for num, envelope, raw in self.store.iter_raw(
                 self.job.lst.name, [s.num for s in items]
