@@ -187,11 +187,9 @@ def test_every_built_page_carries_a_strict_content_security_policy(archive: Path
         assert "base-uri 'none'" in policy, page
 
 
-# Found by bench/fuzz_render.py: one such message stops a whole import with a traceback
-# (parse.header_text lets email.errors.HeaderParseError out; parse._bytes_text a LookupError
-# for a charset naming a bytes-to-bytes codec). parse.py belongs to the rendering work
-# (issue 4, branch issue4-render): strict xfail, so the fix turns these red until the
-# markers go.
+# Found by bench/fuzz_render.py: each stopped a whole import with a traceback (a malformed
+# encoded word let email.errors.HeaderParseError out of the header decoding, a charset naming
+# a bytes-to-bytes codec a LookupError); fixed on main (912ef47).
 CRASHERS = {
     "malformed-base64-encoded-word": b"From: a@example.org\nSubject: =?UTF-8?B?abcde?=\n"
     b"Message-ID: <bad-b-word@example.org>\n\nhello\n",
@@ -201,7 +199,6 @@ CRASHERS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="parse.py lets the exception out (issue4-render's file)")
 @pytest.mark.parametrize("name", sorted(CRASHERS))
 def test_a_message_the_parser_chokes_on_is_kept_and_the_import_goes_on(
     tmp_path: Path, name: str
