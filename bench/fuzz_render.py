@@ -24,12 +24,14 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisWarning
 
 from piperarc import mid, parse
 from piperarc.config import ListConfig
@@ -343,6 +345,8 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=0, help="print N inputs per finding")
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, _on_alarm)
+    # Hypothesis warns of the size of the inputs it describes: big inputs are the point here.
+    warnings.filterwarnings("ignore", category=HypothesisWarning)
     seed_list = seeds()
     fuzzer = Fuzzer(time.monotonic() + args.seconds)
     started = time.monotonic()
