@@ -23,37 +23,68 @@ import re
 from datetime import UTC, datetime
 
 VIEWS = ("thread", "date", "subject", "author")
-# Extensions a web server may serve as a document that runs script (or as one that
-# embeds script): such attachments are saved under an extra, inert extension.
+# Extensions a web server may serve as a document that runs script, embeds script or is
+# handed to an interpreter (Apache's AddHandler acts on ANY extension of the name, so
+# "shell.php.png" runs as PHP there and "evil.html.gz" goes out as text/html): such
+# attachments never keep one, last or inner (safe_filename).
 _ACTIVE_EXTENSIONS = frozenset(
     {
+        # documents that run script in a browser
         "html",
         "htm",
         "xhtml",
         "xht",
         "shtml",
+        "shtm",
+        "stm",
         "svg",
         "svgz",
         "xml",
         "xsl",
         "xslt",
-        "js",
-        "mjs",
-        "php",
-        "phtml",
-        "cgi",
-        "pl",
-        "asp",
-        "aspx",
-        "jsp",
-        "swf",
-        "hta",
+        "xbl",
+        "rdf",
         "mht",
         "mhtml",
-        "rdf",
+        "hta",
+        "htc",
+        "swf",
+        "js",
+        "mjs",
+        "css",  # not a document, but a stylesheet on the archive's origin is not inert
+        # server-side scripts a misconfigured server would run
+        "php",
+        "php3",
+        "php4",
+        "php5",
+        "php7",
+        "php8",
+        "pht",
+        "phtml",
+        "phar",
+        "phps",
+        "cgi",
+        "fcgi",
+        "pl",
+        "py",
+        "rb",
+        "asp",
+        "aspx",
+        "asa",
+        "asax",
+        "ascx",
+        "ashx",
+        "asmx",
+        "cer",
+        "jsp",
+        "jspx",
+        "cfm",
+        "cfml",
+        "wsf",
     }
 )
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+_DOTS = re.compile(r"\.{2,}")
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.IGNORECASE)
 
 
@@ -171,18 +202,31 @@ def pagefind_ui(name: str) -> str:
 def safe_filename(name: str, index: int) -> str:
     """A file name for an attachment that cannot leave its folder or run as a document.
 
-    Path separators, "..", NUL and control characters, Windows' reserved names and
-    over-long names are neutralized; an active extension (.html, .svg, ...) gets ".txt"
-    appended so that web servers serve the file as inert text. The real name is shown on
-    the message page.
+    Only the last path segment is kept ("/" and "\\" both separate); characters outside
+    [A-Za-z0-9._+-] (NUL, control characters, spaces, non-ASCII) become "_"; leading and
+    trailing dots go (".htaccess", Windows' "evil.html."), as do runs of dots; Windows'
+    reserved device names (CON, NUL, COM1, ...) get a "_" prefix; names are kept under
+    100 characters with their extension. An active extension (.html, .svg, .php, ...) never
+    survives anywhere in the name: its dot becomes "_", and ".txt" ends a name that ended in
+    one, so a web server picking the type from the name serves inert text. The message page
+    shows, and its link downloads as, the real name.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE_NAME.sub("_", base).strip("._") or f"part-{index}"
+    base = _UNSAFE_NAME.sub("_", base)
+    base = _DOTS.sub(".", base).strip("._") or f"part-{index}"
     if _WINDOWS_RESERVED.match(base):
         base = f"_{base}"
     stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = ext, ""
     if len(base) > 100:
-        base = (stem[:80] + "." + ext[:16]) if dot else base[:100]
+        stem, ext = stem[:80].rstrip("."), ext[:16]
+    # "shell.php.png" -> "shell_php.png", "evil.html" -> "evil_html.txt": Apache acts on
+    # every extension of a name (mod_mime), so an active one may not stay even before ".txt".
+    parts = [*stem.split("."), ext] if dot else [stem]
+    base = parts[0]
+    for part in parts[1:]:
+        base += ("_" if part.lower() in _ACTIVE_EXTENSIONS else ".") + part
     if dot and ext.lower() in _ACTIVE_EXTENSIONS:
         base += ".txt"
     return base

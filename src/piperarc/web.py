@@ -65,6 +65,7 @@ from piperarc.webhttp import (
     INERT_TYPES,
     NO_STORE,
     PAGE_CACHING,
+    SECURITY_HEADERS,
     SecurityHeaders,
     batched,
     content_disposition,
@@ -126,14 +127,18 @@ class _App:
         status, heading, message = _status_of(exc)
         path = site_path(request)
         if path.startswith("api/"):
-            return JSONResponse({"error": message}, status, headers={"Cache-Control": NO_STORE})
+            return JSONResponse(
+                {"error": message}, status, headers={"Cache-Control": NO_STORE, **SECURITY_HEADERS}
+            )
         try:
             html = self.archive.render(
                 "error", path or "index.html", heading=heading, message=message
             )
         except Exception:  # the templates themselves failed: say it in plain words
             html = f"<!DOCTYPE html><title>{status}</title><p>{status}: {heading}</p>"
-        return HTMLResponse(html, status, headers={"Cache-Control": NO_STORE})
+        # A 500 leaves through Starlette's outermost middleware, past SecurityHeaders.
+        headers = {"Cache-Control": NO_STORE, **SECURITY_HEADERS}
+        return HTMLResponse(html, status, headers=headers)
 
     # -- the static build's pages --
     async def home(self, request: Request) -> Response:

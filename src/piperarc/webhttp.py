@@ -18,8 +18,19 @@ from piperarc.webcache import CachedPage
 # The same policy as the <meta> in render/templates/base.html, sent as a header too: a
 # header also covers downloads and errors, and frame-ancestors works only there.
 CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+# Only a header can forbid framing (CSP 3 ignores frame-ancestors in a <meta>): no other
+# site may frame the archive's pages (clickjacking); X-Frame-Options for older browsers.
+FRAME_ANCESTORS = "frame-ancestors 'none'"
 # Attachments are downloads, but if a browser shows one anyway it runs nothing.
 ATTACHMENT_CSP = "default-src 'none'; sandbox"
+# What every response carries unless its handler set its own (SecurityHeaders, and the
+# error pages, which Starlette sends from outside the middleware).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": f"{CSP}; {FRAME_ANCESTORS}",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 STREAM_CHUNK = 64 * 1024
 
 PAGE_CACHING = "public, max-age=300"  # pages of an index change when mail arrives
@@ -131,8 +142,15 @@ def batched(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
+def _with_frame_ancestors(policy: bytes) -> bytes:
+    if b"frame-ancestors" in policy:
+        return policy
+    return policy + b"; " + FRAME_ANCESTORS.encode()
+
+
 class SecurityHeaders:
-    """Adds the Content-Security-Policy and nosniff to every response that lacks them."""
+    """Adds SECURITY_HEADERS to every response that lacks them, and frame-ancestors to a
+    handler's own Content-Security-Policy."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -146,12 +164,17 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                if b"x-content-type-options" not in names:
-                    headers.append((b"x-content-type-options", b"nosniff"))
-                if b"referrer-policy" not in names:
-                    headers.append((b"referrer-policy", b"no-referrer"))
+                for name, value in SECURITY_HEADERS.items():
+                    key = name.lower().encode()
+                    if key == b"content-security-policy" and key in names:
+                        # A handler's own policy (attachments: sandbox) gets framing
+                        # forbidden too.
+                        headers = [
+                            (n, _with_frame_ancestors(v) if n.lower() == key else v)
+                            for n, v in headers
+                        ]
+                    elif key not in names:
+                        headers.append((key, value.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
