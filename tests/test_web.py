@@ -287,12 +287,23 @@ def test_an_html_attachment_is_never_served_as_html(built: Path, client: Client)
     assert "sandbox" in response.headers["content-security-policy"]
 
 
-def test_an_attachment_under_another_name_is_not_found(built: Path, client: Client) -> None:
+def test_an_attachment_number_the_message_lacks_is_not_found(built: Path, client: Client) -> None:
     html = client.get("/" + _message_path(built, "apollo-report.txt")).text
     link = re.search(r'href="\.\./\.\./(salon/m/[a-z0-9]+/)1-apollo-report\.txt"', html)
     assert link
-    assert client.get(f"/{link.group(1)}1-other.txt").status_code == 404
     assert client.get(f"/{link.group(1)}9-apollo-report.txt").status_code == 404
+
+
+def test_an_attachment_under_an_older_name_redirects_to_its_name_now(
+    built: Path, client: Client
+) -> None:
+    # Earlier releases saved "evil.html" as "evil.html.txt": links to that name still work.
+    html = client.get("/" + _message_path(built, "See the attached page")).text
+    link = re.search(r'href="\.\./\.\./(salon/m/[a-z0-9]+/)1-evil_html\.txt"', html)
+    assert link
+    response = client.get(f"/{link.group(1)}1-evil.html.txt")
+    assert response.status_code == 301
+    assert response.headers["location"].endswith(f"/{link.group(1)}1-evil_html.txt")
 
 
 def test_a_period_mbox_gz_holds_the_same_mboxrd_as_the_built_download(

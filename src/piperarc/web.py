@@ -221,24 +221,27 @@ class _App:
         _, msg, raw = archive.message_and_raw(lst, p["key"])
         path = site_path(request)
         for a in attachments_of(msg, raw):
-            if (
-                a.index == int(index[1])
-                and urls.attachment(lst.name, msg.key, a.index, a.filename) == path
-            ):
-                kind = a.content_type.lower()
-                page = CachedPage(a.data, f'"{msg.digest[:24]}-{a.index}"', msg.archived_at)
-                fallback = urls.safe_filename(a.filename, a.index)
-                return page_response(
-                    request,
-                    page,
-                    media_type=kind if kind in INERT_TYPES else "application/octet-stream",
-                    cache_control=IMMUTABLE,
-                    use_last_modified=True,
-                    extra={
-                        "Content-Disposition": content_disposition(a.filename, fallback),
-                        "Content-Security-Policy": ATTACHMENT_CSP,
-                    },
-                )
+            if a.index != int(index[1]):
+                continue
+            canonical = urls.attachment(lst.name, msg.key, a.index, a.filename)
+            if canonical != path:
+                # A name made by an older piperarc (safe_filename has grown stricter): the
+                # number identifies the attachment, so an old link still leads to it.
+                return RedirectResponse(f"{self.base(request)}{canonical}", 301)
+            kind = a.content_type.lower()
+            page = CachedPage(a.data, f'"{msg.digest[:24]}-{a.index}"', msg.archived_at)
+            fallback = urls.safe_filename(a.filename, a.index)
+            return page_response(
+                request,
+                page,
+                media_type=kind if kind in INERT_TYPES else "application/octet-stream",
+                cache_control=IMMUTABLE,
+                use_last_modified=True,
+                extra={
+                    "Content-Disposition": content_disposition(a.filename, fallback),
+                    "Content-Security-Policy": ATTACHMENT_CSP,
+                },
+            )
         raise NotFoundError(f"no attachment {p['name']!r} in this message")
 
     def _mbox(
