@@ -497,8 +497,15 @@ def _site_option(func: Any) -> Any:
 @main.command(name="deliver")
 @_archive_option
 @click.option("--list", "list_name", required=True, help="The list the message is for.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a busy archive before exiting 75 (the MTA retries).",
+)
 @_site_option
-def deliver_(archive: Path, list_name: str, site: Path | None) -> None:
+def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> None:
     """Archive one message from stdin, for an MTA pipe or a procmail/sieve rule.
 
     Exits 0 once the message is durably stored (or was already), 75 (EX_TEMPFAIL) if
@@ -514,7 +521,7 @@ def deliver_(archive: Path, list_name: str, site: Path | None) -> None:
         sys.exit(live.exit_status(err))
     try:
         raw = sys.stdin.buffer.read()
-        store = open_store(config.database)
+        store = open_store(config.database, busy_timeout=wait)
     except Exception as err:
         live.warn(f"not stored, try again later: {live.describe(err)}")
         sys.exit(live.EX_TEMPFAIL)

@@ -5,8 +5,9 @@ A full rethread (deliver.rethread) reads every summary of the list: fine after a
 O(archive) per message when mail arrives one at a time. Here only the messages a new one can
 touch are threaded again, with the same algorithm (threads.thread):
 
-- the messages it references and those that reference it (its place in the reference
-  graph), and every message with its Message-ID;
+- the messages it references, those that reference it or anything it references (its
+  place in the reference graph, empty containers included), and every message with its
+  Message-ID;
 - thread starters with its subject (JWZ's subject grouping only ever joins roots);
 - every member of the threads all those are in, and then the threads whose starters share a
   subject with a resulting root, until nothing new joins.
@@ -47,7 +48,9 @@ def _neighbourhood(store: Store, list_name: str, pending: list[Summary]) -> dict
     refs = {ref for s in pending for ref in s.references}
     for s in store.summaries_by_mids(list_name, mids | refs):
         found.setdefault(s.num, s)
-    for s in store.summaries_referencing(list_name, mids):
+    # Those naming it, and those naming what it names: siblings under a parent that was
+    # never archived share its (empty) container.
+    for s in store.summaries_referencing(list_name, mids | refs):
         found.setdefault(s.num, s)
     for s in store.thread_starters_by_subject(list_name, {s.subject_base for s in pending}):
         found.setdefault(s.num, s)

@@ -170,7 +170,8 @@ def _update(
     for s in [*members, *extra.values()]:
         for n in store.date_neighbours(name, s.date_utc, s.num):
             known.setdefault(n.num, n)
-    plan = ListPlan(list(known.values()), lst.period)
+    # In number order, as a full build reads them: replies are listed in that order.
+    plan = ListPlan(sorted(known.values(), key=lambda s: s.num), lst.period)
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     inline = _ListWriter(job, store)
     written, _, threads, _ = inline.threads(sorted(keys))
@@ -193,6 +194,11 @@ def _update(
     periods: dict[str, list[int | None]] = entry.setdefault("periods", {})
     gained = {urls.period_of(s.date_utc, lst.period) for s in new}
     touched = gained | {urls.period_of(s.date_utc, lst.period) for s in moved}
+    # A period new to the list changes its neighbours' "older" / "newer" links.
+    every = sorted(set(periods) | touched)
+    for period in gained - set(periods):
+        i = every.index(period)
+        touched.update(every[max(i - 1, 0) : i + 2])
     for period in sorted(touched):
         start, end = period_bounds(period, lst.period)
         items = store.summaries_dated(name, start, end)
@@ -201,7 +207,7 @@ def _update(
         around = store.date_neighbours(name, items[0].date_utc, items[0].num)[:1]
         around += store.date_neighbours(name, items[-1].date_utc, items[-1].num)[-1:]
         around = [s for s in around if not start <= s.date_utc < end]
-        period_plan = ListPlan([*items, *around], lst.period)
+        period_plan = ListPlan(sorted([*items, *around], key=lambda s: s.num), lst.period)
         for path, html in pages.period_views(lst, period_plan, period).items():
             writer.write(path, html)
             report.pages += 1

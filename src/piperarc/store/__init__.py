@@ -18,6 +18,7 @@ __all__ = [
 ]
 
 
-def open_store(database: Path, *, readonly: bool = False) -> Store:
-    """Open the archive's database (SQLite, the embedded default)."""
-    return SQLiteStore(database, readonly=readonly)
+def open_store(database: Path, *, readonly: bool = False, busy_timeout: float = 30) -> Store:
+    """Open the archive's database (SQLite, the embedded default); a write waits up to
+    `busy_timeout` seconds for another writer, then fails with StoreError."""
+    return SQLiteStore(database, readonly=readonly, busy_timeout=busy_timeout)

@@ -176,7 +176,7 @@ def _summary(r: Any) -> Summary:
 class SQLiteStore:
     """Store on one SQLite file. Safe for one writer and many readers at once (WAL)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, busy_timeout: float = 30) -> None:
         self.path = path
         try:
             if readonly:
@@ -184,7 +184,7 @@ class SQLiteStore:
                     f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
                 )
             else:
-                self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self._migrate()
