@@ -41,7 +41,7 @@ from piperarc import config as configlib
 from piperarc import live, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.deliver import prepare
-from piperarc.errors import ConfigError, UnknownListError
+from piperarc.errors import ConfigError, StoreError, UnknownListError
 from piperarc.mid import url_key
 from piperarc.sources.eml import from_bytes
 from piperarc.store import open_store
@@ -114,18 +114,20 @@ class Archiver:
         lst = self._list(mlist)
         new = prepare(from_bytes(_raw(msg), "<mailman>"))
         key = url_key(new.parsed.mid)
-        if self.config.database.exists():
+        try:
             store = open_store(self.config.database, readonly=True)
-            try:
-                if lst.name in store.list_names():
-                    same = store.messages_by_mid(lst.name, new.parsed.mid)
-                    stored = next((m for m in same if m.digest == new.digest), None)
-                    if stored is not None:
-                        key = stored.key
-                    elif same:
-                        key = f"{key}-{len(same) + 1}"
-            finally:
-                store.close()
+        except StoreError:  # no archive to ask (yet): the key from the Message-ID stands
+            return self.base_url + urls.message(lst.name, key)
+        try:
+            if lst.name in store.list_names():
+                same = store.messages_by_mid(lst.name, new.parsed.mid)
+                stored = next((m for m in same if m.digest == new.digest), None)
+                if stored is not None:
+                    key = stored.key
+                elif same:
+                    key = f"{key}-{len(same) + 1}"
+        finally:
+            store.close()
         return self.base_url + urls.message(lst.name, key)
 
     def archive_message(self, mlist: Any, msg: Message) -> str:
