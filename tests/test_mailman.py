@@ -17,11 +17,11 @@ if importlib.util.find_spec("mailman") is None:
         pytest.fail("CI needs Mailman 3: pip install -e '.[test,mailman]'", pytrace=False)
     pytest.skip("Mailman 3 is not installed (pip install -e '.[mailman]')", allow_module_level=True)
 
-from mailman.email.message import Message  # noqa: E402
-from mailman.interfaces.archiver import IArchiver  # noqa: E402
-from zope.interface.verify import verifyObject  # noqa: E402
+from mailman.email.message import Message
+from mailman.interfaces.archiver import IArchiver
+from zope.interface.verify import verifyObject
 
-from piperarc.mailman import SPOOL, Archiver  # noqa: E402
+from piperarc.mailman import SPOOL, Archiver
 
 BASE = "https://lists.example.org/archive/"
 

@@ -251,7 +251,7 @@ def serve(
         loop.add_signal_handler(sig, stop.set)
     if ready is not None:
         sockname = server.sockets[0].getsockname()
-        ready(sockname if isinstance(sockname, str) else f"{sockname[0]}:{sockname[1]}")
+        ready(f"unix:{sockname}" if isinstance(sockname, str) else f"{sockname[0]}:{sockname[1]}")
 
     async def drain() -> None:
         await stop.wait()
