@@ -3,6 +3,7 @@ DATA, which smtplib does not read."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 
@@ -56,9 +57,7 @@ class LMTPClient:
         return [r if r is not None else self._reply() for r in replies]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._command(b"QUIT")
-        except OSError:
-            pass
         self.file.close()
         self.sock.close()
