@@ -57,7 +57,7 @@ class LMTPClient:
         return [r if r is not None else self._reply() for r in replies]
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ConnectionError):
             self._command(b"QUIT")
         self.file.close()
         self.sock.close()

@@ -13,9 +13,10 @@ from piperarc.sources.mbox import read_messages
 from piperarc.store import Store, open_store
 from tests.conftest import corpus_path
 
-# All of linux-man delivered one message at a time, in archive order: late parents,
-# merges, subject grouping and duplicate Message-IDs all occur.
-DELIVERED = 10_000
+# Half of linux-man delivered one message at a time, in archive order: late parents,
+# merges, subject grouping and duplicate Message-IDs all occur. (All 10,000 pass too, in
+# about a minute of CPU: set this to 10_000 to check.)
+DELIVERED = 5000
 
 
 def _placements(store: Store, name: str) -> dict[int, tuple[str, int | None, int, int]]:

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from piperarc import live
 from piperarc.config import ArchiveConfig
@@ -82,24 +83,29 @@ def import_new(config: ArchiveConfig, list_name: str, maildir: Path) -> tuple[in
     return new_count, duplicates
 
 
-def _waiter(maildir: Path) -> Callable[[float], None]:
-    """A function that sleeps until new/ changes or `timeout` passes (inotify if it can)."""
-    try:
-        from inotify_simple import INotify, flags
-    except ImportError:  # not Linux, or not installed: polling alone
-        pause = threading.Event()
+class _Waiter:
+    """Sleeps until new/ changes or a timeout passes: inotify where it can, else a plain
+    sleep (the caller looks again either way)."""
 
-        def sleep(timeout: float) -> None:
-            pause.wait(timeout)
+    def __init__(self, maildir: Path) -> None:
+        self._pause = threading.Event()
+        self._inotify: Any = None
+        try:
+            from inotify_simple import INotify, flags
+        except ImportError:  # not Linux, or not installed: polling alone
+            return
+        self._inotify = INotify()
+        self._inotify.add_watch(str(maildir / "new"), flags.MOVED_TO | flags.CREATE)
 
-        return sleep
-    watcher = INotify()
-    watcher.add_watch(str(maildir / "new"), flags.MOVED_TO | flags.CREATE)
+    def wait(self, timeout: float) -> None:
+        if self._inotify is None:
+            self._pause.wait(timeout)
+        else:
+            self._inotify.read(timeout=int(timeout * 1000), read_delay=20)
 
-    def wait(timeout: float) -> None:
-        watcher.read(timeout=int(timeout * 1000), read_delay=20)
-
-    return wait
+    def close(self) -> None:
+        if self._inotify is not None:
+            self._inotify.close()
 
 
 def watch(
@@ -116,14 +122,17 @@ def watch(
     if not (maildir / "new").is_dir() or not (maildir / "cur").is_dir():
         raise SourceError("not a Maildir (it needs new/ and cur/ inside)", maildir)
     stop = stop or threading.Event()
-    wait = _waiter(maildir)
-    while not stop.is_set():
-        try:
-            counts = import_new(config, list_name, maildir)
-        except Exception as err:  # busy, disk full: the files stay in new/ for the next pass
-            live.warn(f"{maildir}: will retry: {live.describe(err)}")
-            counts = (0, 0)
-        if on_pass is not None:
-            on_pass(*counts)
-        if not pending(maildir):
-            wait(poll)
+    waiter = _Waiter(maildir)
+    try:
+        while not stop.is_set():
+            try:
+                counts = import_new(config, list_name, maildir)
+            except Exception as err:  # busy, disk full: the files stay in new/ for next time
+                live.warn(f"{maildir}: will retry: {live.describe(err)}")
+                counts = (0, 0)
+            if on_pass is not None:
+                on_pass(*counts)
+            if not pending(maildir):
+                waiter.wait(poll)
+    finally:
+        waiter.close()
