@@ -79,11 +79,17 @@ def site_folder(config: ArchiveConfig) -> Path:
 
 
 def publish(
-    config: ArchiveConfig, store: Store, list_name: str, site: Path | None = None
+    config: ArchiveConfig,
+    store: Store,
+    list_name: str,
+    site: Path | None = None,
+    updater: siteupdate.SiteUpdater | None = None,
 ) -> siteupdate.UpdateReport | None:
-    """Thread what is new in the list and update the built site (if there is one)."""
+    """Thread what is new in the list and update the built site (if there is one); a
+    long-running caller passes its `updater` (made once: its templates compile once)."""
     placed = placing.place_pending(store, list_name)
-    return siteupdate.update(config, site or site_folder(config), list_name, placed.changed)
+    updater = updater or siteupdate.SiteUpdater(config, site or site_folder(config))
+    return updater.update(list_name, placed.changed)
 
 
 def list_for_address(config: ArchiveConfig, address: str) -> ListConfig | None:

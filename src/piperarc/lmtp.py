@@ -27,7 +27,7 @@ from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 
-from piperarc import live
+from piperarc import live, siteupdate
 from piperarc.config import ArchiveConfig
 from piperarc.deliver import prepare
 from piperarc.model import NewMessage
@@ -141,6 +141,7 @@ class Publisher(threading.Thread):
 
     def run(self) -> None:
         store = open_store(self.config.database)
+        updater = siteupdate.SiteUpdater(self.config, self.site or live.site_folder(self.config))
         try:
             while True:
                 with self._cond:
@@ -151,7 +152,7 @@ class Publisher(threading.Thread):
                     lists, self._wanted = self._wanted, set()
                 for name in sorted(lists):
                     try:
-                        live.publish(self.config, store, name, self.site)
+                        live.publish(self.config, store, name, updater=updater)
                     except Exception as err:  # stored already; the next publish retries
                         live.warn(f"{name}: stored, but the site is not updated: "
                                   f"{live.describe(err)}")  # fmt: skip

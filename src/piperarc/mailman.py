@@ -43,6 +43,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.deliver import prepare
 from piperarc.errors import ConfigError, StoreError, UnknownListError
 from piperarc.mid import url_key
+from piperarc.siteupdate import SiteUpdater
 from piperarc.sources.eml import from_bytes
 from piperarc.store import open_store
 from piperarc.watch import import_new, pending
@@ -90,7 +91,9 @@ class Archiver:
             raise ConfigError("[general] base_url is needed for permalinks", configuration)
         self.base_url = base_url.rstrip("/") + "/"
         site = general.get("site")
-        self.site = Path(site) if site else None
+        self.updater = SiteUpdater(
+            self.config, Path(site) if site else live.site_folder(self.config)
+        )
 
     def _list(self, mlist: Any) -> ListConfig:
         for address in (getattr(mlist, "posting_address", None), mlist.fqdn_listname):
@@ -136,7 +139,7 @@ class Archiver:
         raw = _raw(msg)
         spool = self.config.root / SPOOL / lst.name
         if pending(spool):
-            import_new(self.config, lst.name, spool)  # what an earlier failure kept
+            import_new(self.config, lst.name, spool, self.updater)  # an earlier failure's
         store = None
         try:
             store = open_store(self.config.database)
@@ -149,7 +152,7 @@ class Archiver:
                 store.close()
             return self.permalink(mlist, msg)
         try:
-            live.publish(self.config, store, lst.name, self.site)
+            live.publish(self.config, store, lst.name, updater=self.updater)
         except Exception as err:  # stored; the next delivery catches the site up
             live.warn(f"{lst.name}: stored, but the site is not updated: {live.describe(err)}")
         finally:

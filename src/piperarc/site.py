@@ -101,10 +101,10 @@ class _Job:
 class _ListWriter:
     """Writes a list's message, thread and download files (in a worker or inline)."""
 
-    def __init__(self, job: _Job, store: Store | None = None) -> None:
+    def __init__(self, job: _Job, store: Store | None = None, pages: Pages | None = None) -> None:
         self.job = job
         self.store: Store = store or open_store(job.database, readonly=True)
-        self.pages = Pages(job.archive_title)
+        self.pages = pages or Pages(job.archive_title)
         self.writer = Writer(job.out)
 
     def threads(self, thread_keys: Iterable[str]) -> tuple[int, int, int, int]:

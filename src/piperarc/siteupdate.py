@@ -90,38 +90,57 @@ def period_bounds(key: str, kind: str) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
+class SiteUpdater:
+    """Updates one built site; keep one for many updates (its templates compile once)."""
+
+    def __init__(self, config: ArchiveConfig, out: Path) -> None:
+        self.config = config
+        self.out = out
+        self._pages: Pages | None = None
+
+    @property
+    def pages(self) -> Pages:
+        if self._pages is None:
+            self._pages = Pages(self.config.title)
+        return self._pages
+
+    def update(self, list_name: str, changed: Iterable[int] = ()) -> UpdateReport | None:
+        """Bring the site up to the database for `list_name`: the messages archived since
+        it was written, and those in `changed` (moved by threading). None if the folder
+        holds no built site (nothing to update: `piperarc build` writes it whole)."""
+        out, config = self.out, self.config
+        if not is_built(out):
+            return None
+        lst = config.list(list_name)
+        with _locked(out):
+            try:
+                marker: dict[str, Any] = json.loads((out / MARKER).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None  # a damaged marker: the next full build rewrites it
+            store = open_store(config.database, readonly=True)
+            try:
+                with store.reading():
+                    report = _update(config, out, store, lst, marker, set(changed), self.pages)
+                    if report is not None:
+                        writer = Writer(out)
+                        stored = set(store.list_names())
+                        entries = [
+                            home_entry(o, store.stats(o.name) if o.name in stored else None)
+                            for o in config.lists
+                        ]
+                        writer.write(urls.home(), self.pages.home(entries))
+                        writer.write(MARKER, json.dumps(marker))
+                        report.pages += 1
+            finally:
+                store.close()
+        return report
+
+
 def update(
     config: ArchiveConfig, out: Path, list_name: str, changed: Iterable[int] = ()
 ) -> UpdateReport | None:
-    """Bring the built site at `out` up to the database for `list_name`: the messages
-    archived since it was written, and those in `changed` (moved by threading). None if
-    `out` holds no built site (nothing to update: `piperarc build` writes it whole)."""
-    if not is_built(out):
-        return None
-    lst = config.list(list_name)
-    with _locked(out):
-        try:
-            marker: dict[str, Any] = json.loads((out / MARKER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # a damaged marker: the next full build rewrites it
-        store = open_store(config.database, readonly=True)
-        try:
-            with store.reading():
-                report = _update(config, out, store, lst, marker, set(changed))
-                if report is not None:
-                    writer = Writer(out)
-                    pages = Pages(config.title)
-                    stored = set(store.list_names())
-                    entries = [
-                        home_entry(other, store.stats(other.name) if other.name in stored else None)
-                        for other in config.lists
-                    ]
-                    writer.write(urls.home(), pages.home(entries))
-                    writer.write(MARKER, json.dumps(marker))
-                    report.pages += 1
-        finally:
-            store.close()
-    return report
+    """SiteUpdater(config, out).update(list_name, changed), once."""
+    return SiteUpdater(config, out).update(list_name, changed)
 
 
 def _update(
@@ -131,6 +150,7 @@ def _update(
     lst: ListConfig,
     marker: dict[str, Any],
     changed: set[int],
+    pages: Pages,
 ) -> UpdateReport | None:
     name = lst.name
     lists: dict[str, Any] = marker.setdefault("lists", {})
@@ -140,7 +160,7 @@ def _update(
         if name not in store.list_names() or not store.last_num(name):
             return None
         built = BuildReport()
-        _build_list(config, store, lst, out, Writer(out), Pages(config.title), 1, built)
+        _build_list(config, store, lst, out, Writer(out), pages, 1, built)
         lists[name] = built.built[name]
         return UpdateReport(messages=built.messages, pages=built.pages, full_lists=1)
     new: list[Summary] = []
@@ -152,7 +172,6 @@ def _update(
     if not new and not moved:
         return None
     report = UpdateReport(messages=len(new))
-    pages = Pages(config.title)
     writer = Writer(out)
     keys = {s.thread_key for s in new} | {s.thread_key for s in moved}
     members = store.summaries_in_threads(name, keys)
@@ -173,7 +192,7 @@ def _update(
     # In number order, as a full build reads them: replies are listed in that order.
     plan = ListPlan(sorted(known.values(), key=lambda s: s.num), lst.period)
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
-    inline = _ListWriter(job, store)
+    inline = _ListWriter(job, store, pages)
     written, _, threads, _ = inline.threads(sorted(keys))
     report.pages += written
     report.threads += threads
@@ -214,7 +233,7 @@ def _update(
         size = (periods.get(period) or [0, None])[1]
         if period in gained:
             period_job = _Job(config.database, out, config.title, lst, period_plan, config.base_url)
-            size = _ListWriter(period_job, store).download(period)[1]
+            size = _ListWriter(period_job, store, pages).download(period)[1]
         periods[period] = [len(items), size]
         report.periods += 1
     counts = {key: int(value[0] or 0) for key, value in periods.items()}

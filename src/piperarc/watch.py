@@ -23,6 +23,7 @@ from piperarc import live
 from piperarc.config import ArchiveConfig
 from piperarc.deliver import prepare
 from piperarc.errors import SourceError
+from piperarc.siteupdate import SiteUpdater
 from piperarc.sources.eml import from_bytes
 from piperarc.store import open_store
 
@@ -45,9 +46,14 @@ def pending(maildir: Path) -> list[str]:
     return sorted(names)
 
 
-def import_new(config: ArchiveConfig, list_name: str, maildir: Path) -> tuple[int, int]:
+def import_new(
+    config: ArchiveConfig,
+    list_name: str,
+    maildir: Path,
+    updater: SiteUpdater | None = None,
+) -> tuple[int, int]:
     """Store every message now in new/ and move each to cur/ after its commit; then
-    publish. Returns (new, duplicates)."""
+    publish (through `updater`, if given). Returns (new, duplicates)."""
     new_count = duplicates = 0
     store = open_store(config.database)
     try:
@@ -77,7 +83,7 @@ def import_new(config: ArchiveConfig, list_name: str, maildir: Path) -> tuple[in
                         live.warn(f"{name}: damaged, kept as raw text: {new.parsed.damage}")
                 (maildir / "new" / name).replace(maildir / "cur" / _cur_name(name))
         if new_count:
-            live.publish(config, store, list_name)
+            live.publish(config, store, list_name, updater=updater)
     finally:
         store.close()
     return new_count, duplicates
@@ -123,10 +129,11 @@ def watch(
         raise SourceError("not a Maildir (it needs new/ and cur/ inside)", maildir)
     stop = stop or threading.Event()
     waiter = _Waiter(maildir)
+    updater = SiteUpdater(config, live.site_folder(config))
     try:
         while not stop.is_set():
             try:
-                counts = import_new(config, list_name, maildir)
+                counts = import_new(config, list_name, maildir, updater)
             except Exception as err:  # busy, disk full: the files stay in new/ for next time
                 live.warn(f"{maildir}: will retry: {live.describe(err)}")
                 counts = (0, 0)
