@@ -125,7 +125,7 @@ class SiteUpdater:
                         writer = Writer(out)
                         stored = set(store.list_names())
                         entries = [
-                            home_entry(o, store.stats(o.name) if o.name in stored else None)
+                            home_entry(o, store.home_stats(o.name) if o.name in stored else None)
                             for o in config.lists
                         ]
                         writer.write(urls.home(), self.pages.home(entries))
@@ -238,7 +238,9 @@ def _update(
         report.periods += 1
     counts = {key: int(value[0] or 0) for key, value in periods.items()}
     sizes = {key: value[1] for key, value in periods.items() if value[1] is not None}
-    writer.write(urls.list_home(name), pages.list_home(lst, None, store.stats(name), sizes, counts))
+    writer.write(
+        urls.list_home(name), pages.list_home(lst, None, store.home_stats(name), sizes, counts)
+    )
     for kind in urls.FEEDS:
         newest = store.newest_summaries(name, feeds.FEED_SIZE, starters=kind == "threads")
         messages = [store.message(name, s.num) for s in newest]

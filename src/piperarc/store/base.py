@@ -153,5 +153,9 @@ class Store(Protocol):
     def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
         """The `limit` newest messages (or thread starters), newest first."""
 
+    def home_stats(self, list_name: str) -> ListStats:
+        """stats() as the homes show them, from indexes only (`damaged` is not counted:
+        0), so a live update does not read the whole list."""
+
     def last_num(self, list_name: str) -> int:
         """The highest message number of the list (0 if none)."""

@@ -104,6 +104,11 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT list_id, ref, num FROM split WHERE ref != '';
     CREATE INDEX messages_by_subject ON messages (list_id, subject_base);
     """,
+    # 4: thread starters by date: a list's thread count and its newest threads (the
+    # homes and feeds a live delivery rewrites) without reading every message.
+    """
+    CREATE INDEX messages_starters ON messages (list_id, date_utc) WHERE thread_pos = 0;
+    """,
 )
 
 _SUMMARY_COLUMNS = (
@@ -596,21 +601,20 @@ class SQLiteStore:
         )
 
     def date_neighbours(self, list_name: str, date_utc: int, num: int) -> list[Summary]:
+        # Ties on the date first, then the nearest other date: each a short walk of the
+        # date index (an OR of both would scan).
         before = self._summaries(
-            list_name,
-            "(date_utc < ? OR (date_utc = ? AND num < ?)) ORDER BY date_utc DESC, num DESC LIMIT 1",
-            (date_utc, date_utc, num),
+            list_name, "date_utc = ? AND num < ? ORDER BY num DESC LIMIT 1", (date_utc, num)
+        ) or self._summaries(
+            list_name, "date_utc < ? ORDER BY date_utc DESC, num DESC LIMIT 1", (date_utc,)
         )
         after = self._summaries(
-            list_name,
-            "(date_utc > ? OR (date_utc = ? AND num > ?)) ORDER BY date_utc, num LIMIT 1",
-            (date_utc, date_utc, num),
-        )
+            list_name, "date_utc = ? AND num > ? ORDER BY num LIMIT 1", (date_utc, num)
+        ) or self._summaries(list_name, "date_utc > ? ORDER BY date_utc, num LIMIT 1", (date_utc,))
         return before + after
 
     def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
-        # "+ 0" keeps SQLite on the date index (walked newest first) for the starters too.
-        where = "thread_pos + 0 = 0 AND " if starters else ""
+        where = "thread_pos = 0 AND " if starters else ""
         return self._summaries(
             list_name, f"{where}1 ORDER BY date_utc DESC, num DESC LIMIT ?", (limit,)
         )
@@ -729,3 +733,19 @@ class SQLiteStore:
             "SELECT duplicates FROM lists WHERE id = ?", (list_id,)
         ).fetchone()[0]
         return ListStats(row[0], row[1], row[2], duplicates, row[3], row[4])
+
+    def home_stats(self, list_name: str) -> ListStats:
+        list_id = self._list_id(list_name)
+        messages, first, last = self.db.execute(
+            "SELECT count(*), min(date_utc), max(date_utc) FROM messages WHERE list_id = ?",
+            (list_id,),
+        ).fetchone()
+        threads = self.db.execute(
+            "SELECT count(*) FROM messages INDEXED BY messages_starters "
+            "WHERE list_id = ? AND thread_pos = 0",
+            (list_id,),
+        ).fetchone()[0]
+        duplicates = self.db.execute(
+            "SELECT duplicates FROM lists WHERE id = ?", (list_id,)
+        ).fetchone()[0]
+        return ListStats(messages, threads, 0, duplicates, first, last)
