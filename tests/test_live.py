@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
+import gzip
 import sqlite3
 from pathlib import Path
 
@@ -117,10 +118,16 @@ def test_delivered_mail_updates_the_built_site_to_what_a_full_build_writes(
     extra = _site_files(live) - _site_files(full)
     assert _site_files(full) <= _site_files(live)
     assert all(name.startswith("salon/t/") for name in extra), extra
+    # A period's download grows by a gzip member per delivery: the same mbox inside.
     differ = [
         name
         for name in sorted(_site_files(full))
         if not filecmp.cmp(live / name, full / name, shallow=False)
+        and not (
+            name.endswith(".mbox.gz")
+            and gzip.decompress((live / name).read_bytes())
+            == gzip.decompress((full / name).read_bytes())
+        )
     ]
     assert differ == []
 

@@ -25,8 +25,10 @@ The static search index (Pagefind) is not updated here: `piperarc build` refresh
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,9 +38,18 @@ from typing import Any
 
 from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
+from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, home_entry
-from piperarc.site import MARKER, BuildReport, Writer, _build_list, _Job, _ListWriter
+from piperarc.site import (
+    GZIP_LEVEL,
+    MARKER,
+    BuildReport,
+    Writer,
+    _build_list,
+    _Job,
+    _ListWriter,
+)
 from piperarc.store import Store, open_store
 
 LOCK = ".piperarc-build.lock"
@@ -232,8 +243,11 @@ def _update(
             report.pages += 1
         size = (periods.get(period) or [0, None])[1]
         if period in gained:
-            period_job = _Job(config.database, out, config.title, lst, period_plan, config.base_url)
-            size = _ListWriter(period_job, store, pages).download(period)[1]
+            arrived = {s.num for s in new if urls.period_of(s.date_utc, lst.period) == period}
+            size = _append_download(out, store, lst, period, items, arrived)
+            if size is None:
+                job = _Job(config.database, out, config.title, lst, period_plan, config.base_url)
+                size = _ListWriter(job, store, pages).download(period)[1]
         periods[period] = [len(items), size]
         report.periods += 1
     counts = {key: int(value[0] or 0) for key, value in periods.items()}
@@ -250,3 +264,31 @@ def _update(
     if new:
         entry["through"] = new[-1].num
     return report
+
+
+def _append_download(
+    out: Path, store: Store, lst: ListConfig, period: str, items: list[Summary], arrived: set[int]
+) -> int | None:
+    """The period's mbox.gz with the messages that `arrived` added as one more gzip member
+    (RFC 1952 §2.2: a gzip file is a series of members; readers give their concatenation),
+    when they are the period's latest, as live mail is: no recompressing the whole period.
+    Written to a copy, then renamed. Returns the new size, or None when it must be rebuilt."""
+    path = out / urls.period_mbox(lst.name, period)
+    tail = items[len(items) - len(arrived) :]
+    if not arrived or not path.is_file() or {s.num for s in tail} != arrived:
+        return None
+    by_num = {s.num: s for s in tail}
+    member = gzip.compress(
+        b"".join(
+            mboxrd_entry(envelope_line(envelope, by_num[num].from_addr, by_num[num].date_utc), raw)
+            for num, envelope, raw in store.iter_raw(lst.name, [s.num for s in tail])
+        ),
+        compresslevel=GZIP_LEVEL,
+        mtime=0,
+    )
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    shutil.copyfile(path, tmp)
+    with tmp.open("ab") as fh:
+        fh.write(member)
+    tmp.replace(path)
+    return path.stat().st_size
