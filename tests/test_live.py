@@ -173,3 +173,23 @@ def test_a_list_is_found_by_its_address_or_its_name_at_any_domain(
     found = list_for_address(config, listed)
     assert found is not None and found.name == "salon"
     assert list_for_address(config, "nobody@example.org") is None
+
+
+def test_an_import_into_a_built_archive_updates_its_site(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    messages = sample_messages()
+    run("deliver", "--archive", archive, "--list", "salon", input=messages[0])
+    assert run("build", "--archive", archive, "--no-search-index", "--jobs", "1").exit_code == 0
+    mbox = tmp_path / "more.mbox"
+    mbox.write_bytes(
+        b"".join(b"From x@y Mon Jan  1 00:00:00 2024\n" + m + b"\n" for m in messages[1:4])
+    )
+    assert run("import", "--archive", archive, "--list", "salon", mbox).exit_code == 0
+    store = open_store(archive / "archive.sqlite3", readonly=True)
+    try:
+        keys = [s.key for s in store.summaries("salon")]
+    finally:
+        store.close()
+    assert len(keys) == 4
+    assert all((archive / "site" / "salon" / "m" / f"{key}.html").exists() for key in keys)

@@ -202,6 +202,8 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
             err=True,
         )
     click.echo(_summary_line(counts, len(sources)))
+    if counts.new:
+        _update_built_site(archive, list_name)
     if counts.failed_sources:
         sys.exit(1)
 
@@ -484,6 +486,18 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 # -- Mail arriving live (issue 6): deliver, lmtp, watch. Kept together at the end. --
+
+
+def _update_built_site(archive: Path, list_name: str) -> None:
+    """After an import: rewrite the pages of a built site (ARCHIVE/site) that the new mail
+    touches; nothing if the archive has not been built."""
+    from piperarc import live, siteupdate
+
+    config = configlib.load(archive)
+    try:
+        siteupdate.update(config, live.site_folder(config), list_name)
+    except PiperarcError as err:
+        click.echo(f"piperarc: warning: the site is not updated: {err}", err=True)
 
 
 def _site_option(func: Any) -> Any:
