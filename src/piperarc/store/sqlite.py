@@ -539,9 +539,12 @@ class SQLiteStore:
     def summaries(self, list_name: str) -> list[Summary]:
         return self._summaries(list_name, "1 ORDER BY num", ())
 
-    def _summaries(self, list_name: str, where: str, args: Sequence[object]) -> list[Summary]:
+    def _summaries(
+        self, list_name: str, where: str, args: Sequence[object], index: str = ""
+    ) -> list[Summary]:
+        indexed = f" INDEXED BY {index}" if index else ""
         rows = self.db.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM messages WHERE list_id = ? AND {where}",
+            f"SELECT {_SUMMARY_COLUMNS} FROM messages{indexed} WHERE list_id = ? AND {where}",
             (self._list_id(list_name), *args),
         )
         return [_summary(r) for r in rows]
@@ -590,7 +593,8 @@ class SQLiteStore:
         ]
 
     def unplaced(self, list_name: str) -> list[Summary]:
-        return self._summaries(list_name, "thread_key = '' ORDER BY num", ())
+        # Sorted here: ORDER BY num would walk the whole list in number order.
+        return sorted(self._summaries(list_name, "thread_key = ''", ()), key=lambda s: s.num)
 
     def summaries_after(self, list_name: str, num: int) -> list[Summary]:
         return self._summaries(list_name, "num > ? ORDER BY num", (num,))
@@ -601,16 +605,39 @@ class SQLiteStore:
         )
 
     def date_neighbours(self, list_name: str, date_utc: int, num: int) -> list[Summary]:
-        # Ties on the date first, then the nearest other date: each a short walk of the
-        # date index (an OR of both would scan).
+        # Ties on the date first, then the nearest other date, found by min()/max() on the
+        # date index (one seek each; an ORDER BY over both columns would sort a range).
+        list_id = self._list_id(list_name)
         before = self._summaries(
-            list_name, "date_utc = ? AND num < ? ORDER BY num DESC LIMIT 1", (date_utc, num)
-        ) or self._summaries(
-            list_name, "date_utc < ? ORDER BY date_utc DESC, num DESC LIMIT 1", (date_utc,)
+            list_name,
+            "date_utc = ? AND num < ? ORDER BY num DESC LIMIT 1",
+            (date_utc, num),
+            "messages_by_date",
         )
+        if not before:
+            (prev,) = self.db.execute(
+                "SELECT max(date_utc) FROM messages WHERE list_id = ? AND date_utc < ?",
+                (list_id, date_utc),
+            ).fetchone()
+            if prev is not None:
+                before = self._summaries(
+                    list_name, "date_utc = ? ORDER BY num DESC LIMIT 1", (prev,), "messages_by_date"
+                )
         after = self._summaries(
-            list_name, "date_utc = ? AND num > ? ORDER BY num LIMIT 1", (date_utc, num)
-        ) or self._summaries(list_name, "date_utc > ? ORDER BY date_utc, num LIMIT 1", (date_utc,))
+            list_name,
+            "date_utc = ? AND num > ? ORDER BY num LIMIT 1",
+            (date_utc, num),
+            "messages_by_date",
+        )
+        if not after:
+            (nxt,) = self.db.execute(
+                "SELECT min(date_utc) FROM messages WHERE list_id = ? AND date_utc > ?",
+                (list_id, date_utc),
+            ).fetchone()
+            if nxt is not None:
+                after = self._summaries(
+                    list_name, "date_utc = ? ORDER BY num LIMIT 1", (nxt,), "messages_by_date"
+                )
         return before + after
 
     def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
