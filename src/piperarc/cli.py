@@ -218,6 +218,8 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
             err=True,
         )
     click.echo(_summary_line(counts, len(sources)))
+    if counts.new:
+        _update_built_site(archive, list_name)
     if counts.failed_sources:
         sys.exit(1)
 
@@ -556,3 +558,122 @@ def demo(directory: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- Mail arriving live (issue 6): deliver, lmtp, watch. Kept together at the end. --
+
+
+def _update_built_site(archive: Path, list_name: str) -> None:
+    """After an import: rewrite the pages of a built site (ARCHIVE/site) that the new mail
+    touches; nothing if the archive has not been built."""
+    from piperarc import live, siteupdate
+
+    config = configlib.load(archive)
+    try:
+        siteupdate.update(config, live.site_folder(config), list_name)
+    except PiperarcError as err:
+        click.echo(f"piperarc: warning: the site is not updated: {err}", err=True)
+
+
+def _site_option(func: Any) -> Any:
+    return click.option(
+        "--site",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The built site to update as mail arrives (default: ARCHIVE/site, if built).",
+    )(func)
+
+
+@main.command(name="deliver")
+@_archive_option
+@click.option("--list", "list_name", required=True, help="The list the message is for.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a busy archive before exiting 75 (the MTA retries).",
+)
+@_site_option
+def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> None:
+    """Archive one message from stdin, for an MTA pipe or a procmail/sieve rule.
+
+    Exits 0 once the message is durably stored (or was already), 75 (EX_TEMPFAIL) if
+    the archive is busy or the disk full so the MTA retries, 67 for an unknown list,
+    78 for a broken archive configuration (sysexits)."""
+    from piperarc import live
+
+    try:
+        config = configlib.load(archive)
+        config.list(list_name)
+    except PiperarcError as err:
+        live.warn(live.describe(err))
+        sys.exit(live.exit_status(err))
+    try:
+        raw = sys.stdin.buffer.read()
+        store = open_store(config.database, busy_timeout=wait)
+    except Exception as err:
+        live.warn(f"not stored, try again later: {live.describe(err)}")
+        sys.exit(live.EX_TEMPFAIL)
+    try:
+        try:
+            delivered = live.store_one(store, list_name, raw, "<stdin>")
+        except Exception as err:
+            status = live.exit_status(err)
+            live.warn(f"not stored{', try again later' if status == 75 else ''}: "
+                      f"{live.describe(err)}")  # fmt: skip
+            sys.exit(status)
+        if delivered.damaged:
+            live.warn(f"stored, damaged (kept as raw text): {delivered.damaged}")
+        try:
+            live.publish(config, store, list_name, site)
+        except Exception as err:  # the message is safe; the next delivery catches up
+            live.warn(f"stored, but the site is not updated yet: {live.describe(err)}")
+    finally:
+        store.close()
+
+
+@main.command()
+@_archive_option
+@click.option(
+    "--listen",
+    required=True,
+    help="HOST:PORT (e.g. 127.0.0.1:2424) or unix:PATH to accept LMTP connections on.",
+)
+@_site_option
+def lmtp(archive: Path, listen: str, site: Path | None) -> None:
+    """Accept list mail over LMTP; replies 250 per recipient once committed."""
+    from piperarc import lmtp as lmtplib
+
+    config = configlib.load(archive)
+    open_store(config.database).close()
+
+    def ready(address: str) -> None:
+        click.echo(f"piperarc lmtp: listening on {address}", err=True)
+
+    lmtplib.serve(config, listen, site=site, ready=ready)
+
+
+@main.command()
+@_archive_option
+@click.option("--list", "list_name", required=True, help="The list the Maildir's mail is for.")
+@click.option("--poll", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds.")
+@click.option("--once", is_flag=True, help="Import what is there now, then stop.")
+@click.argument("maildir", type=click.Path(file_okay=False, path_type=Path))
+def watch(archive: Path, list_name: str, poll: float, once: bool, maildir: Path) -> None:
+    """Archive mail as it lands in MAILDIR/new, moving each to cur/ once stored."""
+    import signal
+    import threading
+
+    from piperarc import watch as watchlib
+
+    config = configlib.load(archive)
+    if once:
+        config.list(list_name)
+        new, duplicates = watchlib.import_new(config, list_name, maildir)
+        click.echo(f"imported {new} new, {duplicates} duplicates skipped")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"piperarc watch: watching {maildir} for list {list_name}", err=True)
+    watchlib.watch(config, list_name, maildir, poll=poll, stop=stop)

@@ -134,19 +134,21 @@ class Pages:
         plan: ListPlan | None,
         stats: ListStats | None,
         mbox_sizes: dict[str, int] | None = None,
+        counts: dict[str, int] | None = None,
     ) -> str:
-        """A list's home: its periods, newest first, with counts and downloads."""
-        periods = []
-        if plan is not None:
-            periods = [
-                {"key": key, "count": len(items), "mbox_size": (mbox_sizes or {}).get(key)}
-                for key, items in reversed(plan.periods.items())
-            ]
+        """A list's home: its periods, newest first, with counts and downloads (the counts
+        from `plan`, or given as {period: messages} by an incremental build)."""
+        if counts is None and plan is not None:
+            counts = {key: len(items) for key, items in plan.periods.items()}
+        periods = [
+            {"key": key, "count": count, "mbox_size": (mbox_sizes or {}).get(key)}
+            for key, count in sorted((counts or {}).items(), reverse=True)
+        ]
         return self._page(
             "list",
             urls.list_home(lst.name),
             lst=lst,
-            feeds=self._list_feeds(lst) if plan is not None else [],
+            feeds=self._list_feeds(lst) if counts is not None else [],
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,

@@ -10,6 +10,7 @@ beside the pages; last, Pagefind indexes the message pages for search.html.
 from __future__ import annotations
 
 import gzip
+import json
 import multiprocessing
 import os
 import shutil
@@ -34,6 +35,10 @@ THREADS_PER_TASK = 64
 # Downloads are gzipped fast (level 1): three times quicker than level 6 for about a
 # sixth more bytes, and a build writes every message into two of them.
 GZIP_LEVEL = 1
+# Left in the site by a build: what it holds per list (the last message number in it, each
+# period's count and download size), so a live delivery updates only what it touches
+# (siteupdate.py). Hidden, and not a page.
+MARKER = ".piperarc-build.json"
 
 
 @dataclass(slots=True)
@@ -49,6 +54,7 @@ class BuildReport:
     seconds: float = 0.0
     search_seconds: float | None = None  # how long Pagefind took, if it ran
     lists: list[str] = field(default_factory=list)
+    built: dict[str, Any] = field(default_factory=dict)  # the marker's entry per list
     warnings: list[str] = field(default_factory=list)  # one line each, for the user
 
     def add(self, pages: int, messages: int, threads: int, attachments: int) -> None:
@@ -95,10 +101,10 @@ class _Job:
 class _ListWriter:
     """Writes a list's message, thread and download files (in a worker or inline)."""
 
-    def __init__(self, job: _Job) -> None:
+    def __init__(self, job: _Job, store: Store | None = None, pages: Pages | None = None) -> None:
         self.job = job
-        self.store: Store = open_store(job.database, readonly=True)
-        self.pages = Pages(job.archive_title)
+        self.store: Store = store or open_store(job.database, readonly=True)
+        self.pages = pages or Pages(job.archive_title)
         self.writer = Writer(job.out)
 
     def threads(self, thread_keys: Iterable[str]) -> tuple[int, int, int, int]:
@@ -213,6 +219,8 @@ def build(
             _build_list(config, store, lst, out, writer, pages, jobs, report)
         writer.write(urls.home(), pages.home(home_entries))
         report.pages += 2  # the home and search.html
+        if not list_names:
+            writer.write(MARKER, json.dumps({"lists": report.built}))
     finally:
         store.close()
     if search_index:
@@ -267,6 +275,10 @@ def _build_list(
     report.pages += _redirect_moved_threads(writer, pages, lst, plan)
     writer.write(urls.list_home(lst.name), pages.list_home(lst, plan, store.stats(lst.name), sizes))
     report.pages += 1
+    report.built[lst.name] = {
+        "through": max(plan.by_num),
+        "periods": {key: [len(items), sizes.get(key)] for key, items in plan.periods.items()},
+    }
     # A feed per thread (written with its page) and the list's own.
     report.feeds += report.threads - threads_before
     report.feeds += _write_list_feeds(writer, store, lst, plan, config.base_url)

@@ -31,11 +31,13 @@ def database_exists(location: Path | str) -> bool:
     return is_server_url(location) or Path(location).exists()
 
 
-def open_store(database: Path | str, *, readonly: bool = False) -> Store:
-    """Open the archive's database: a postgresql:// URL, or a SQLite file (the default)."""
+def open_store(database: Path | str, *, readonly: bool = False, busy_timeout: float = 30) -> Store:
+    """Open the archive's database: a postgresql:// URL, or a SQLite file (the default).
+    A write waits up to `busy_timeout` seconds for another writer, then fails with
+    StoreError."""
     if is_server_url(database):
         # Loaded only here: psycopg is needed by PostgreSQL archives only.
         from piperarc.store.postgres import PostgresStore
 
-        return PostgresStore(str(database), readonly=readonly)
-    return SQLiteStore(Path(database), readonly=readonly)
+        return PostgresStore(str(database), readonly=readonly, busy_timeout=busy_timeout)
+    return SQLiteStore(Path(database), readonly=readonly, busy_timeout=busy_timeout)

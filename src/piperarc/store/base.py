@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
@@ -168,3 +169,51 @@ class Store(Protocol):
         """Store copies of another store's messages with their numbers, keys and threads
         as they are, indexed from `texts`; the list's count of skipped duplicates becomes
         `duplicates`. One transaction."""
+
+    # -- live delivery: a transaction around several calls, and the few rows a new
+    # message touches (never the whole list) --
+    def writing(self) -> AbstractContextManager[None]:
+        """One durable write transaction around several calls (reads inside it see no
+        other writer); StoreError if the archive stays locked."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """One consistent snapshot around several reads."""
+
+    def summaries_by_nums(self, list_name: str, nums: Iterable[int]) -> list[Summary]:
+        """The messages with these numbers (in no particular order)."""
+
+    def summaries_by_mids(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        """The messages with any of these Message-IDs."""
+
+    def summaries_referencing(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        """The messages whose references name any of these Message-IDs."""
+
+    def summaries_in_threads(self, list_name: str, thread_keys: Iterable[str]) -> list[Summary]:
+        """Every message of these threads."""
+
+    def thread_starters_by_subject(
+        self, list_name: str, subject_bases: Iterable[str]
+    ) -> list[Summary]:
+        """The first messages of threads whose subject (sans Re:) is one of these."""
+
+    def unplaced(self, list_name: str) -> list[Summary]:
+        """Messages stored but not threaded yet, in number order."""
+
+    def summaries_after(self, list_name: str, num: int) -> list[Summary]:
+        """Messages numbered above `num`, in number order."""
+
+    def summaries_dated(self, list_name: str, start: int, end: int) -> list[Summary]:
+        """Messages dated in [start, end), in date order."""
+
+    def date_neighbours(self, list_name: str, date_utc: int, num: int) -> list[Summary]:
+        """The messages just before and just after (date, num) in date order (0 to 2)."""
+
+    def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
+        """The `limit` newest messages (or thread starters), newest first."""
+
+    def home_stats(self, list_name: str) -> ListStats:
+        """stats() as the homes show them, from indexes only (`damaged` is not counted:
+        0), so a live update does not read the whole list."""
+
+    def last_num(self, list_name: str) -> int:
+        """The highest message number of the list (0 if none)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,36 @@ MIGRATIONS: tuple[str, ...] = (
         prefix = '2 3 4'  -- word* searches stay fast at 200,000 messages (p95 31 ms vs 58)
     );
     """,
+    # 3: live delivery threads one message against the few it touches, not the whole list:
+    # who references a Message-ID, and which threads share a subject, found by index.
+    """
+    CREATE TABLE message_refs (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        ref TEXT NOT NULL,                         -- a Message-ID the message references
+        num INTEGER NOT NULL
+    );
+    CREATE INDEX message_refs_by_ref ON message_refs (list_id, ref);
+    WITH RECURSIVE split(list_id, num, ref, rest) AS (
+        SELECT list_id, num, '', refs || char(10) FROM messages WHERE refs != ''
+        UNION ALL
+        SELECT list_id, num, substr(rest, 1, instr(rest, char(10)) - 1),
+               substr(rest, instr(rest, char(10)) + 1)
+        FROM split WHERE rest != ''
+    )
+    INSERT INTO message_refs (list_id, ref, num)
+        SELECT list_id, ref, num FROM split WHERE ref != '';
+    CREATE INDEX messages_by_subject ON messages (list_id, subject_base);
+    """,
+    # 4: thread starters by date: a list's thread count and its newest threads (the
+    # homes and feeds a live delivery rewrites) without reading every message.
+    """
+    CREATE INDEX messages_starters ON messages (list_id, date_utc) WHERE thread_pos = 0;
+    """,
+)
+
+_SUMMARY_COLUMNS = (
+    "num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, subject_base, refs, "
+    "damage IS NOT NULL, attachments > 0, thread_key, parent_num, depth, thread_pos"
 )
 
 # bm25 weights of subject, sender, body, quoted, files: a word in the subject counts most,
@@ -140,10 +171,17 @@ def _refs(text: str) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
 
 
+def _summary(r: Any) -> Summary:
+    return Summary(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _refs(r[9]), bool(r[10]),
+        bool(r[11]), r[12], r[13], r[14], r[15],
+    )  # fmt: skip
+
+
 class SQLiteStore:
     """Store on one SQLite file. Safe for one writer and many readers at once (WAL)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, busy_timeout: float = 30) -> None:
         self.path = path
         try:
             if readonly:
@@ -151,7 +189,7 @@ class SQLiteStore:
                     f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
                 )
             else:
-                self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self._migrate()
@@ -202,8 +240,10 @@ class SQLiteStore:
     ) -> list[AddResult]:
         results: list[AddResult] = []
         db = self.db
+        own = not db.in_transaction  # else inside writing(): its caller commits
         try:
-            db.execute("BEGIN IMMEDIATE")
+            if own:
+                db.execute("BEGIN IMMEDIATE")
             list_id = self._list_id(list_name)
             next_num = db.execute("SELECT next_num FROM lists WHERE id = ?", (list_id,)).fetchone()[
                 0
@@ -275,13 +315,18 @@ class SQLiteStore:
                         list_name, date_utc, bool(parsed.attachments), predicted_root
                     ),
                 )
+                db.executemany(
+                    "INSERT INTO message_refs (list_id, ref, num) VALUES (?,?,?)",
+                    ((list_id, ref, next_num) for ref in dict.fromkeys(parsed.references)),
+                )
                 results.append(AddResult("new", next_num, key))
                 next_num += 1
             db.execute(
                 "UPDATE lists SET next_num = ?, duplicates = duplicates + ? WHERE id = ?",
                 (next_num, duplicates, list_id),
             )
-            db.execute("COMMIT")
+            if own:
+                db.execute("COMMIT")
         except sqlite3.Error as err:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -402,15 +447,26 @@ class SQLiteStore:
 
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         list_id = self._list_id(list_name)
+        own = not self.db.in_transaction  # else inside writing(): its caller commits
+        columns = "SELECT num, id, thread_key, thread_pos, date_utc, attachments FROM messages "
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            if own:
+                self.db.execute("BEGIN IMMEDIATE")
+            if len(placements) > 2000:
+                rows = self.db.execute(columns + "WHERE list_id = ?", (list_id,)).fetchall()
+            else:
+                # A live delivery places a few messages: read those, not the whole list.
+                rows = []
+                nums = [p.num for p in placements]
+                for start in range(0, len(nums), 500):
+                    chunk = nums[start : start + 500]
+                    rows += self.db.execute(
+                        columns + f"WHERE list_id = ? AND num IN ({','.join('?' * len(chunk))})",
+                        (list_id, *chunk),
+                    ).fetchall()
             before = {
                 num: (message_id, pos == 0, date_utc, attachments > 0)
-                for num, message_id, thread_key, pos, date_utc, attachments in self.db.execute(
-                    "SELECT num, id, thread_key, thread_pos, date_utc, attachments "
-                    "FROM messages WHERE list_id = ?",
-                    (list_id,),
-                )
+                for num, message_id, thread_key, pos, date_utc, attachments in rows
             }
             self.db.executemany(
                 "UPDATE messages SET thread_key = ?, parent_num = ?, depth = ?, thread_pos = ? "
@@ -433,45 +489,168 @@ class SQLiteStore:
                         )
                     )
             self.db.executemany("UPDATE search_index SET facets = ? WHERE rowid = ?", changed)
-            self.db.execute("COMMIT")
+            if own:
+                self.db.execute("COMMIT")
         except sqlite3.Error as err:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise StoreError(f"cannot store threads: {err}", self.path) from err
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction around several calls (reads inside see no other writer);
+        committed durably at the end, rolled back on any error."""
+        if self.db.in_transaction:
+            raise StoreError("a write transaction is already open", self.path)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot start writing: {err}", self.path) from err
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise StoreError(f"cannot commit: {err}", self.path) from err
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One snapshot around several reads: no commit from elsewhere shows midway."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
 
     # -- reads --
     def list_names(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT name FROM lists ORDER BY name")]
 
     def summaries(self, list_name: str) -> list[Summary]:
-        list_id = self._list_id(list_name)
+        return self._summaries(list_name, "1 ORDER BY num", ())
+
+    def _summaries(
+        self, list_name: str, where: str, args: Sequence[object], index: str = ""
+    ) -> list[Summary]:
+        indexed = f" INDEXED BY {index}" if index else ""
         rows = self.db.execute(
-            "SELECT num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, "
-            "subject_base, refs, damage IS NOT NULL, attachments > 0, thread_key, parent_num, "
-            "depth, thread_pos FROM messages WHERE list_id = ? ORDER BY num",
-            (list_id,),
+            f"SELECT {_SUMMARY_COLUMNS} FROM messages{indexed} WHERE list_id = ? AND {where}",
+            (self._list_id(list_name), *args),
         )
-        return [
-            Summary(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                _refs(r[9]),
-                bool(r[10]),
-                bool(r[11]),
-                r[12],
-                r[13],
-                r[14],
-                r[15],
+        return [_summary(r) for r in rows]
+
+    def _summaries_in(self, list_name: str, column: str, values: Iterable[object]) -> list[Summary]:
+        wanted = list(dict.fromkeys(values))
+        found: list[Summary] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found += self._summaries(
+                list_name, f"{column} IN ({','.join('?' * len(chunk))})", chunk
             )
-            for r in rows
+        return found
+
+    def summaries_by_nums(self, list_name: str, nums: Iterable[int]) -> list[Summary]:
+        return self._summaries_in(list_name, "num", nums)
+
+    def summaries_by_mids(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        return self._summaries_in(list_name, "mid", mids)
+
+    def summaries_referencing(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        nums: list[int] = []
+        wanted = list(dict.fromkeys(mids))
+        list_id = self._list_id(list_name)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            nums += [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT DISTINCT num FROM message_refs WHERE list_id = ? "
+                    f"AND ref IN ({','.join('?' * len(chunk))})",
+                    (list_id, *chunk),
+                )
+            ]
+        return self._summaries_in(list_name, "num", nums)
+
+    def summaries_in_threads(self, list_name: str, thread_keys: Iterable[str]) -> list[Summary]:
+        return self._summaries_in(list_name, "thread_key", thread_keys)
+
+    def thread_starters_by_subject(
+        self, list_name: str, subject_bases: Iterable[str]
+    ) -> list[Summary]:
+        wanted = [s for s in dict.fromkeys(subject_bases) if s]
+        return [
+            s for s in self._summaries_in(list_name, "subject_base", wanted) if not s.thread_pos
         ]
+
+    def unplaced(self, list_name: str) -> list[Summary]:
+        # Sorted here: ORDER BY num would walk the whole list in number order.
+        return sorted(self._summaries(list_name, "thread_key = ''", ()), key=lambda s: s.num)
+
+    def summaries_after(self, list_name: str, num: int) -> list[Summary]:
+        return self._summaries(list_name, "num > ? ORDER BY num", (num,))
+
+    def summaries_dated(self, list_name: str, start: int, end: int) -> list[Summary]:
+        return self._summaries(
+            list_name, "date_utc >= ? AND date_utc < ? ORDER BY date_utc, num", (start, end)
+        )
+
+    def date_neighbours(self, list_name: str, date_utc: int, num: int) -> list[Summary]:
+        # Ties on the date first, then the nearest other date, found by min()/max() on the
+        # date index (one seek each; an ORDER BY over both columns would sort a range).
+        list_id = self._list_id(list_name)
+        before = self._summaries(
+            list_name,
+            "date_utc = ? AND num < ? ORDER BY num DESC LIMIT 1",
+            (date_utc, num),
+            "messages_by_date",
+        )
+        if not before:
+            (prev,) = self.db.execute(
+                "SELECT max(date_utc) FROM messages WHERE list_id = ? AND date_utc < ?",
+                (list_id, date_utc),
+            ).fetchone()
+            if prev is not None:
+                before = self._summaries(
+                    list_name, "date_utc = ? ORDER BY num DESC LIMIT 1", (prev,), "messages_by_date"
+                )
+        after = self._summaries(
+            list_name,
+            "date_utc = ? AND num > ? ORDER BY num LIMIT 1",
+            (date_utc, num),
+            "messages_by_date",
+        )
+        if not after:
+            (nxt,) = self.db.execute(
+                "SELECT min(date_utc) FROM messages WHERE list_id = ? AND date_utc > ?",
+                (list_id, date_utc),
+            ).fetchone()
+            if nxt is not None:
+                after = self._summaries(
+                    list_name, "date_utc = ? ORDER BY num LIMIT 1", (nxt,), "messages_by_date"
+                )
+        return before + after
+
+    def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
+        where = "thread_pos = 0 AND " if starters else ""
+        return self._summaries(
+            list_name, f"{where}1 ORDER BY date_utc DESC, num DESC LIMIT ?", (limit,)
+        )
+
+    def last_num(self, list_name: str) -> int:
+        row = self.db.execute(
+            "SELECT max(num) FROM messages WHERE list_id = ?", (self._list_id(list_name),)
+        ).fetchone()
+        return int(row[0] or 0)
 
     def _stored(self, list_name: str, row: Any) -> StoredMessage:
         r = row
@@ -639,3 +818,19 @@ class SQLiteStore:
             "SELECT duplicates FROM lists WHERE id = ?", (list_id,)
         ).fetchone()[0]
         return ListStats(row[0], row[1], row[2], duplicates, row[3], row[4])
+
+    def home_stats(self, list_name: str) -> ListStats:
+        list_id = self._list_id(list_name)
+        messages, first, last = self.db.execute(
+            "SELECT count(*), min(date_utc), max(date_utc) FROM messages WHERE list_id = ?",
+            (list_id,),
+        ).fetchone()
+        threads = self.db.execute(
+            "SELECT count(*) FROM messages INDEXED BY messages_starters "
+            "WHERE list_id = ? AND thread_pos = 0",
+            (list_id,),
+        ).fetchone()[0]
+        duplicates = self.db.execute(
+            "SELECT duplicates FROM lists WHERE id = ?", (list_id,)
+        ).fetchone()[0]
+        return ListStats(messages, threads, 0, duplicates, first, last)

@@ -1,0 +1,274 @@
+"""`piperarc lmtp`: an LMTP server (RFC 2033) for an MTA to deliver list mail to.
+
+Recipients are mapped to lists at RCPT time (live.list_for_address); an unknown one gets 550
+there. After DATA, LMTP answers once per accepted recipient (RFC 2033 §4.2): 250 only when
+the message is committed to the list (SQLite, fsync'd), 451 when it could not be (busy,
+disk full): the MTA keeps it and retries. A message for two lists is stored in each.
+
+Commits are grouped: one writer thread takes every message waiting and commits them in one
+transaction (one fsync for many clients). A publisher thread then threads what is new and
+updates the built site, coalescing bursts. On SIGTERM or SIGINT the server stops listening,
+lets sessions finish the transaction they are in (their replies included), lets the
+publisher catch up, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import signal
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+
+from piperarc import live, siteupdate
+from piperarc.config import ArchiveConfig
+from piperarc.deliver import prepare
+from piperarc.model import NewMessage
+from piperarc.sources.eml import from_bytes
+from piperarc.store import AddResult, open_store
+
+GROUP_MAX = 200  # messages per grouped commit
+DATA_SIZE_LIMIT = 64 * 1024 * 1024  # 552 above this (RFC 5321 §4.5.3.1.7)
+DRAIN_SECONDS = 30.0  # how long SIGTERM waits for open sessions
+
+
+@dataclass(slots=True)
+class _Job:
+    list_name: str
+    new: NewMessage
+    future: concurrent.futures.Future[AddResult]
+
+
+class Committer(threading.Thread):
+    """Stores messages in grouped, durable commits on its own connection."""
+
+    def __init__(self, config: ArchiveConfig, on_commit: Any) -> None:
+        super().__init__(name="piperarc-commit", daemon=True)
+        self.config = config
+        self.jobs: queue.Queue[_Job | None] = queue.Queue()
+        self.on_commit = on_commit
+
+    def submit(self, list_name: str, raw: bytes) -> concurrent.futures.Future[AddResult]:
+        """Queue one message (parsed here, on the caller's thread) for the list."""
+        future: concurrent.futures.Future[AddResult] = concurrent.futures.Future()
+        try:
+            new = prepare(from_bytes(raw, "<lmtp>"))
+        except Exception as err:  # parsing is best-effort and never raises; belt and braces
+            future.set_exception(err)
+            return future
+        self.jobs.put(_Job(list_name, new, future))
+        return future
+
+    def stop(self) -> None:
+        """Commit what is queued, then end."""
+        self.jobs.put(None)
+        self.join()
+
+    def run(self) -> None:
+        store = open_store(self.config.database)
+        try:
+            running = True
+            while running:
+                first = self.jobs.get()
+                if first is None:
+                    break
+                group = [first]
+                while len(group) < GROUP_MAX:
+                    try:
+                        more = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        running = False
+                        break
+                    group.append(more)
+                self._commit(store, group)
+        finally:
+            store.close()
+
+    def _commit(self, store: Any, group: list[_Job]) -> None:
+        by_list: dict[str, list[_Job]] = {}
+        for job in group:
+            by_list.setdefault(job.list_name, []).append(job)
+        now = int(time.time())
+        try:
+            for name in by_list:
+                store.ensure_list(name)
+            done: list[tuple[_Job, AddResult]] = []
+            with store.writing():
+                for name, jobs in by_list.items():
+                    results = store.add_messages(name, [job.new for job in jobs], now)
+                    done.extend(zip(jobs, results, strict=True))
+        except Exception as err:  # every one of them gets 451 and is retried by the MTA
+            for job in group:
+                job.future.set_exception(err)
+            return
+        for job, result in done:
+            job.future.set_result(result)
+        self.on_commit(set(by_list))
+
+
+class Publisher(threading.Thread):
+    """Threads new mail and updates the built site after commits, coalescing bursts."""
+
+    def __init__(self, config: ArchiveConfig, site: Path | None) -> None:
+        super().__init__(name="piperarc-publish", daemon=True)
+        self.config = config
+        self.site = site
+        self._wanted: set[str] = set()
+        self._cond = threading.Condition()
+        self._stopping = False
+
+    def want(self, lists: set[str]) -> None:
+        """Ask for these lists to be published (soon, once)."""
+        with self._cond:
+            self._wanted |= lists
+            self._cond.notify()
+
+    def stop(self) -> None:
+        """Publish what was asked, then end."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self.join()
+
+    def run(self) -> None:
+        store = open_store(self.config.database)
+        updater = siteupdate.SiteUpdater(self.config, self.site or live.site_folder(self.config))
+        try:
+            while True:
+                with self._cond:
+                    while not self._wanted and not self._stopping:
+                        self._cond.wait()
+                    if not self._wanted and self._stopping:
+                        return
+                    lists, self._wanted = self._wanted, set()
+                for name in sorted(lists):
+                    try:
+                        live.publish(self.config, store, name, updater=updater)
+                    except Exception as err:  # stored already; the next publish retries
+                        live.warn(f"{name}: stored, but the site is not updated: "
+                                  f"{live.describe(err)}")  # fmt: skip
+        finally:
+            store.close()
+
+
+class Handler:
+    """aiosmtpd's handler: RCPT maps to a list, DATA commits and answers per recipient."""
+
+    def __init__(self, config: ArchiveConfig, committer: Committer) -> None:
+        self.config = config
+        self.committer = committer
+        self.busy = 0  # sessions between DATA and its replies
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if live.list_for_address(self.config, address) is None:
+            return f"550 5.1.1 <{address}>: no such list in this archive"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.busy += 1
+        try:
+            names = []
+            for rcpt in envelope.rcpt_tos:
+                lst = live.list_for_address(self.config, rcpt)
+                names.append(lst.name if lst else "")
+            raw: bytes = envelope.original_content or b""
+            replies: dict[str, str] = {}
+            futures = {
+                name: asyncio.wrap_future(self.committer.submit(name, raw))
+                for name in dict.fromkeys(names)
+                if name
+            }
+            for name, future in futures.items():
+                try:
+                    result = await future
+                except Exception as err:
+                    live.warn(f"{name}: not stored, the client will retry: {live.describe(err)}")
+                    replies[name] = "451 4.3.0 cannot archive it now; try again later"
+                    continue
+                what = "already archived" if result.status == "duplicate" else "archived"
+                replies[name] = f"250 2.0.0 {what} in {name} as {result.key}"
+            lines = [replies.get(name, "550 5.1.1 no such list") for name in names]
+            for line in lines[:-1]:
+                await server.push(line)
+            return lines[-1]
+        finally:
+            self.busy -= 1
+
+
+def _listen(loop: asyncio.AbstractEventLoop, listen: str, factory: Any) -> Any:
+    if listen.startswith("unix:"):
+        path = listen[len("unix:") :]
+        if Path(path).is_socket():
+            Path(path).unlink()  # a socket left by a server that did not stop cleanly
+        return loop.run_until_complete(loop.create_unix_server(factory, path))
+    host, _, port = listen.rpartition(":")
+    return loop.run_until_complete(loop.create_server(factory, host.strip("[]"), int(port)))
+
+
+def serve(
+    config: ArchiveConfig,
+    listen: str,
+    *,
+    site: Path | None = None,
+    ready: Any = None,
+) -> None:
+    """Run the LMTP server on `listen` (HOST:PORT or unix:PATH) until SIGTERM/SIGINT;
+    `ready` (if given) is called with the bound address once it accepts connections."""
+    loop = asyncio.new_event_loop()
+    publisher = Publisher(config, site)
+    committer = Committer(config, publisher.want)
+    handler = Handler(config, committer)
+    publisher.start()
+    committer.start()
+    # Publish anything a previous run committed but did not get to.
+    publisher.want({lst.name for lst in config.lists})
+    sessions: weakref.WeakSet[LMTP] = weakref.WeakSet()
+
+    def factory() -> LMTP:
+        protocol = LMTP(
+            handler,
+            data_size_limit=DATA_SIZE_LIMIT,
+            enable_SMTPUTF8=True,
+            ident="piperarc LMTP",
+        )
+        sessions.add(protocol)
+        return protocol
+
+    server = _listen(loop, listen, factory)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        sockname = server.sockets[0].getsockname()
+        ready(f"unix:{sockname}" if isinstance(sockname, str) else f"{sockname[0]}:{sockname[1]}")
+
+    async def drain() -> None:
+        await stop.wait()
+        server.close()
+        deadline = loop.time() + DRAIN_SECONDS
+        while handler.busy and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for protocol in list(sessions):
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+        await asyncio.sleep(0)
+
+    try:
+        loop.run_until_complete(drain())
+    finally:
+        committer.stop()
+        publisher.stop()
+        loop.close()
