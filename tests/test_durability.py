@@ -138,7 +138,16 @@ def test_lmtp_killed_at_random_loses_no_acknowledged_message(archive: Path) -> N
         clients = [threading.Thread(target=stream, args=(address, numbers[i::4])) for i in range(4)]
         for t in clients:
             t.start()
-        time.sleep(rng.uniform(0.0, 1.0))
+        # Killed just after a random number of this round's acknowledgements (however fast
+        # the machine is), or at once when that number is 0: always mid-stream.
+        cut = rng.randrange(PER_ROUND)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(t.is_alive() for t in clients):
+            with lock:
+                if len(acked.intersection(numbers)) >= cut:
+                    break
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0.0, 0.01))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         for t in clients:
