@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from piperarc import config as configlib
 from piperarc.store import open_store
 from tests.livehelpers import PIPERARC, message, start_lmtp
 from tests.lmtpclient import LMTPClient
@@ -28,7 +29,7 @@ def server(archive: Path) -> Iterator[str]:
 
 
 def _mids(archive: Path) -> list[str]:
-    store = open_store(archive / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         if "salon" not in store.list_names():
             return []
