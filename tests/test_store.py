@@ -3,6 +3,7 @@ raw bytes kept exactly. Runs on every backend."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -184,3 +185,16 @@ def test_a_writer_waiting_past_its_busy_timeout_gets_a_store_error(
         with pytest.raises(StoreError), late.writing():
             late.add_messages("salon", [_new(_mail(2))], 0)
     assert store.last_num("salon") == 1
+
+
+def test_hostile_lengths_of_message_id_and_subject_are_stored_and_found(store: Store) -> None:
+    # Hex of hashes: nothing for a compressor to shrink.
+    noise = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(150))
+    long_mid, subject = noise[:5000] + "@x", noise[:9000]
+    first = f"From: a@x\nSubject: {subject}\nMessage-ID: <{long_mid}>\n\nx\n".encode()
+    reply = f"From: b@x\nSubject: Re: {subject}\nReferences: <{long_mid}>\n\ny\n".encode()
+    store.add_messages("salon", [_new(first), _new(reply)], 0)
+    assert [s.num for s in store.summaries_by_mids("salon", [long_mid])] == [1]
+    assert [s.num for s in store.summaries_referencing("salon", [long_mid])] == [2]
+    base = store.summaries_by_nums("salon", [1])[0].subject_base
+    assert 1 in [s.num for s in store.thread_starters_by_subject("salon", [base])]

@@ -113,8 +113,13 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT DISTINCT m.list_id, r.ref, m.num
         FROM messages m, unnest(string_to_array(m.refs, E'\\n')) AS r(ref)
         WHERE m.refs <> '' AND r.ref <> '';
-    CREATE INDEX message_refs_by_ref ON message_refs (list_id, ref);
-    CREATE INDEX messages_by_subject ON messages (list_id, subject_base);
+    -- Hash indexes on mail's own text: a btree row holds at most ~2700 bytes, and hostile
+    -- mail brings longer Message-IDs and subjects; these lookups are all equality.
+    CREATE INDEX message_refs_by_ref ON message_refs USING hash (ref);
+    CREATE INDEX messages_by_subject ON messages USING hash (subject_base)
+        WHERE thread_pos = 0;
+    DROP INDEX messages_by_mid;
+    CREATE INDEX messages_by_mid ON messages USING hash (mid);
     -- (date, num): the date order every page uses, so a neighbour or the newest few are
     -- one index seek.
     DROP INDEX messages_by_date;
