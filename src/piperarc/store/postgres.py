@@ -6,6 +6,11 @@ list (SELECT … FOR UPDATE), so importers running at once on the same list take
 batch: no number is given twice or skipped, and the duplicate check sees every commit
 before it. Unique constraints on (list, num), (list, key) and (list, digest) hold even if
 that reasoning were wrong. Full-text search: one tsvector per message (store/pgtext.py).
+
+Live delivery: writing() and reading() hold one pooled connection (per thread) for their
+block, and every store call inside uses it; writing() also takes an advisory lock, so
+live writers take turns as on SQLite, and a writer waits at most busy_timeout (as the
+server's lock_timeout) for any lock before StoreError.
 """
 
 from __future__ import annotations
@@ -171,6 +176,8 @@ _SUMMARY_COLUMNS = (
 # Any number but _MIGRATION_LOCK: held by writing() until commit, so live writers (a
 # delivery, the LMTP server, the Mailman archiver) take turns as on SQLite.
 _WRITE_LOCK = 0x70697066
+# Per schema: archives in other schemas of the same database do not wait for this one.
+_WRITE_LOCKING = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
 SMALL = 2000  # set_threads: placements passed as arrays up to this many, else COPY
 
 
@@ -296,7 +303,7 @@ class PostgresStore:
                 self._held.conn = conn
                 try:
                     with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                        conn.execute(_WRITE_LOCKING, (_WRITE_LOCK,))
                         try:
                             yield
                         except BaseException:
@@ -583,7 +590,7 @@ class PostgresStore:
                 cur = conn.cursor()
                 list_id = self._list_id(cur, list_name)
                 # As writing(): a full rethread and a live delivery never interleave.
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                cur.execute(_WRITE_LOCKING, (_WRITE_LOCK,))
                 if len(placements) > SMALL:
                     # DROP first: writing() may place twice before its commit drops it.
                     cur.execute("DROP TABLE IF EXISTS placements")
