@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from piperarc import config as configlib
 from tests.livehelpers import PIPERARC, message, start_lmtp
 from tests.lmtpclient import LMTPClient
 
@@ -27,7 +28,10 @@ pytestmark = pytest.mark.slow
 
 def _check_archive(archive: Path) -> list[str]:
     """The stored Message-IDs, after checking the database whole and every message whole."""
-    db = sqlite3.connect(archive / "archive.sqlite3")
+    database = configlib.load(archive).database
+    if not isinstance(database, Path):
+        return _check_postgresql(database)
+    db = sqlite3.connect(database)
     try:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         messages = db.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -40,6 +44,18 @@ def _check_archive(archive: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT mid FROM messages")]
     finally:
         db.close()
+
+
+def _check_postgresql(url: str) -> list[str]:
+    """As _check_archive, on PostgreSQL (whose own pages the server checks)."""
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        messages = db.execute("SELECT count(*) FROM messages").fetchone()
+        assert messages is not None
+        for table in ("contents", "search_index"):
+            assert db.execute(f"SELECT count(*) FROM {table}".encode()).fetchone() == messages
+        return [row[0] for row in db.execute("SELECT mid FROM messages")]
 
 
 def _tag(n: int) -> str:

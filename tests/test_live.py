@@ -7,6 +7,8 @@ import asyncio
 import filecmp
 import gzip
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,7 +29,7 @@ REPLY = (
 
 
 def _count(archive: Path) -> int:
-    store = open_store(archive / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         return store.stats("salon").messages if "salon" in store.list_names() else 0
     finally:
@@ -72,18 +74,37 @@ def test_empty_input_exits_65_ex_dataerr(run: Run, archive: Path) -> None:
     assert result.exit_code == 65
 
 
+@contextmanager
+def _locked(archive: Path) -> Iterator[None]:
+    """Another writer holding the archive: SQLite's write lock, or the list's row on
+    PostgreSQL (what every writer of the list takes first)."""
+    database = configlib.load(archive).database
+    if isinstance(database, Path):
+        locker = sqlite3.connect(database, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        return
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        conn.execute("SELECT 1 FROM lists WHERE name = 'salon' FOR UPDATE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
 def test_a_locked_archive_exits_75_ex_tempfail_and_stores_nothing(run: Run, archive: Path) -> None:
     run("deliver", "--archive", archive, "--list", "salon", input=sample_messages()[0])
-    locker = sqlite3.connect(archive / "archive.sqlite3", isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with _locked(archive):
         result = run(
             "deliver", "--archive", archive, "--list", "salon", "--wait", "0.2",
             input=sample_messages()[1],
         )  # fmt: skip
-    finally:
-        locker.execute("ROLLBACK")
-        locker.close()
     assert result.exit_code == 75
     assert "try again later" in result.stderr
     assert _count(archive) == 1
@@ -186,7 +207,7 @@ def test_an_import_into_a_built_archive_updates_its_site(
         b"".join(b"From x@y Mon Jan  1 00:00:00 2024\n" + m + b"\n" for m in messages[1:4])
     )
     assert run("import", "--archive", archive, "--list", "salon", mbox).exit_code == 0
-    store = open_store(archive / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         keys = [s.key for s in store.summaries("salon")]
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from piperarc import config as configlib
 from piperarc.store import open_store
 from tests.livehelpers import PIPERARC, message, start_lmtp
 from tests.lmtpclient import LMTPClient
@@ -28,7 +29,7 @@ def server(archive: Path) -> Iterator[str]:
 
 
 def _mids(archive: Path) -> list[str]:
-    store = open_store(archive / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         if "salon" not in store.list_names():
             return []
@@ -112,13 +113,14 @@ def test_eight_clients_at_once_while_serve_answers_archive_every_message_once(
         stderr=subprocess.DEVNULL,
     )
     statuses: list[int] = []
-    stop = threading.Event()
+    stop, answering = threading.Event(), threading.Event()
 
     def browse() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             while not stop.is_set():
                 try:
                     statuses.append(http.get("/salon/index.html").status_code)
+                    answering.set()
                 except httpx.TransportError:
                     time.sleep(0.1)  # still starting
 
@@ -142,6 +144,7 @@ def test_eight_clients_at_once_while_serve_answers_archive_every_message_once(
     browser.start()
     senders = [threading.Thread(target=send, args=(c * 1000,)) for c in range(CLIENTS)]
     try:
+        answering.wait(timeout=60)  # else the mail may all be in before serve starts
         for t in senders:
             t.start()
         for t in senders:

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from piperarc import config as configlib
-from piperarc import search
+from piperarc import placing, search, threads
+from piperarc.deliver import prepare
 from piperarc.errors import StoreError
 from piperarc.model import StoredMessage
-from piperarc.sources.sample import sample_mbox
+from piperarc.sources import RawMail
+from piperarc.sources.mbox import read_messages
+from piperarc.sources.sample import sample_mbox, sample_messages
 from piperarc.store import Store, open_store
 from piperarc.store.postgres import MIGRATIONS
 from tests.conftest import Run, cli, corpus_path, pg_schema
@@ -313,3 +316,88 @@ def test_pointing_an_archive_at_another_database_keeps_every_other_line(
     after = (root / configlib.CONFIG_NAME).read_text(encoding="utf-8")
     assert after.replace('database = "other.sqlite3"\n', "") == before
     assert configlib.load(root).database == root / "other.sqlite3"
+
+
+def _replies(store: Store, list_name: str) -> dict[str, list[int]]:
+    """Each referenced Message-ID with the messages naming it, as the store finds them."""
+    named = {ref for s in store.summaries(list_name) for ref in s.references}
+    return {
+        mid: sorted(s.num for s in store.summaries_referencing(list_name, [mid]))
+        for mid in sorted(named)
+    }
+
+
+def _expected_replies(store: Store, list_name: str) -> dict[str, list[int]]:
+    """The same, read from every message's references."""
+    found: dict[str, list[int]] = {}
+    for s in store.summaries(list_name):
+        for ref in dict.fromkeys(s.references):
+            found.setdefault(ref, []).append(s.num)
+    return dict(sorted(found.items()))
+
+
+def test_an_archive_from_before_live_delivery_learns_who_references_whom(pg_url: str) -> None:
+    import psycopg
+
+    store = open_store(pg_url)
+    store.ensure_list("salon")
+    store.add_messages("salon", [prepare(RawMail(m, None, "t")) for m in sample_messages()], 0)
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to schema version 1
+        conn.execute(
+            "DROP TABLE message_refs; DROP INDEX messages_by_subject, messages_starters, "
+            "messages_by_date; CREATE INDEX messages_by_date ON messages (list_id, date_utc); "
+            "UPDATE schema_version SET version = 1"
+        )
+    upgraded = open_store(pg_url)
+    try:
+        expected = _expected_replies(upgraded, "salon")
+        assert expected and _replies(upgraded, "salon") == expected
+    finally:
+        upgraded.close()
+
+
+def test_a_migrated_archive_knows_who_references_whom_both_ways(
+    run: Run, tmp_path: Path, pg_url: str
+) -> None:
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon")
+    (tmp_path / "s.mbox").write_bytes(sample_mbox())
+    run("import", "--archive", root, "--list", "salon", tmp_path / "s.mbox")
+    for target in (pg_url, tmp_path / "back.sqlite3"):
+        assert run("migrate", "--archive", root, "--to", target).exit_code == 0
+        copy = open_store(target)
+        try:
+            expected = _expected_replies(copy, "salon")
+            assert expected and _replies(copy, "salon") == expected
+        finally:
+            copy.close()
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_delivering_one_by_one_to_postgresql_threads_the_list_as_one_import_does(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # test_placing.py does this with 5000 messages on SQLite; here the PostgreSQL reads.
+    mbox = tmp_path / "linux-man.mbox"
+    mbox.write_bytes(lzma.decompress(corpus_path("lists", "linux-man-10k.mbox.xz").read_bytes()))
+    store = open_store(pg_url)
+    try:
+        store.ensure_list("lm")
+        for count, mail in enumerate(read_messages(mbox, "mboxrd")):
+            if count == 800:
+                break
+            store.add_messages("lm", [prepare(mail)], 1_700_000_000)
+            assert not placing.place_pending(store, "lm").full
+        placed = {
+            s.num: (s.thread_key, s.parent_num, s.depth, s.thread_pos)
+            for s in store.summaries("lm")
+        }
+        expected = {
+            p.num: (p.thread_key, p.parent_num, p.depth, p.thread_pos)
+            for p in threads.thread(store.summaries("lm"))
+        }
+    finally:
+        store.close()
+    assert len(placed) == 800 and placed == expected

@@ -26,7 +26,7 @@ def _land(maildir: Path, name: str, raw: bytes) -> None:
 
 
 def _mids(archive: Path) -> list[str]:
-    store = open_store(archive / "archive.sqlite3", readonly=True)
+    store = open_store(configlib.load(archive).database, readonly=True)
     try:
         return [s.mid for s in store.summaries("salon")] if store.list_names() else []
     finally:

@@ -556,10 +556,6 @@ def demo(directory: Path) -> None:
     click.echo(f"open {(directory / 'site' / urls.home()).resolve()}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 # -- Mail arriving live (issue 6): deliver, lmtp, watch. Kept together at the end. --
 
 
@@ -677,3 +673,8 @@ def watch(archive: Path, list_name: str, poll: float, once: bool, maildir: Path)
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"piperarc watch: watching {maildir} for list {list_name}", err=True)
     watchlib.watch(config, list_name, maildir, poll=poll, stop=stop)
+
+
+# Last: `python -m piperarc.cli` runs main() once every command above is defined.
+if __name__ == "__main__":  # pragma: no cover
+    main()

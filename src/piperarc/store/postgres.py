@@ -6,11 +6,18 @@ list (SELECT … FOR UPDATE), so importers running at once on the same list take
 batch: no number is given twice or skipped, and the duplicate check sees every commit
 before it. Unique constraints on (list, num), (list, key) and (list, digest) hold even if
 that reasoning were wrong. Full-text search: one tsvector per message (store/pgtext.py).
+
+Live delivery: writing() and reading() hold one pooled connection (per thread) for their
+block, and every store call inside uses it; writing() also takes an advisory lock, so
+live writers take turns as on SQLite, and a writer waits at most busy_timeout (as the
+server's lock_timeout) for any lock before StoreError.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -98,6 +105,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO data_version VALUES (1, 1);
     """,
+    # 2: live delivery threads one message against the few it touches, not the whole list:
+    # who references a Message-ID, which threads share a subject, and the newest messages
+    # and thread starters (homes, feeds, date neighbours), all found by index.
+    """
+    CREATE TABLE message_refs (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        ref TEXT NOT NULL,                         -- a Message-ID the message references
+        num INTEGER NOT NULL
+    );
+    INSERT INTO message_refs (list_id, ref, num)
+        SELECT DISTINCT m.list_id, r.ref, m.num
+        FROM messages m, unnest(string_to_array(m.refs, E'\\n')) AS r(ref)
+        WHERE m.refs <> '' AND r.ref <> '';
+    -- Hash indexes on mail's own text: a btree row holds at most ~2700 bytes, and hostile
+    -- mail brings longer Message-IDs and subjects; these lookups are all equality.
+    CREATE INDEX message_refs_by_ref ON message_refs USING hash (ref);
+    CREATE INDEX messages_by_subject ON messages USING hash (subject_base)
+        WHERE thread_pos = 0;
+    DROP INDEX messages_by_mid;
+    CREATE INDEX messages_by_mid ON messages USING hash (mid);
+    -- (date, num): the date order every page uses, so a neighbour or the newest few are
+    -- one index seek.
+    DROP INDEX messages_by_date;
+    CREATE INDEX messages_by_date ON messages (list_id, date_utc, num);
+    CREATE INDEX messages_starters ON messages (list_id, date_utc, num) WHERE thread_pos = 0;
+    """,
 )
 
 # Any number: held while a process upgrades the schema, so two do not both try.
@@ -136,6 +169,16 @@ _MESSAGE_COLUMNS = (
     "thread_pos",
 )
 _ROOT_LEXEME = pgtext.FACET_MARK + facets.ROOT
+_SUMMARY_COLUMNS = (
+    "num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, subject_base, refs, "
+    "damage IS NOT NULL, attachments > 0, thread_key, parent_num, depth, thread_pos"
+)
+# Any number but _MIGRATION_LOCK: held by writing() until commit, so live writers (a
+# delivery, the LMTP server, the Mailman archiver) take turns as on SQLite.
+_WRITE_LOCK = 0x70697066
+# Per schema: archives in other schemas of the same database do not wait for this one.
+_WRITE_LOCKING = "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))"
+SMALL = 2000  # set_threads: placements passed as arrays up to this many, else COPY
 
 
 def _text(value: str | None) -> str | None:
@@ -148,6 +191,20 @@ def _text(value: str | None) -> str | None:
 
 def _refs(text: str) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
+
+
+def _summary(r: Any) -> Summary:
+    return Summary(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _refs(r[9]), bool(r[10]),
+        bool(r[11]), r[12], r[13], r[14], r[15],
+    )  # fmt: skip
+
+
+def _ref_rows(list_id: int, num: int, refs: str) -> Iterator[tuple[int, str, int]]:
+    """message_refs rows of one message: each Message-ID its references name, once."""
+    for ref in dict.fromkeys(_refs(refs)):
+        if ref:
+            yield list_id, ref, num
 
 
 def _stored(list_name: str, r: Any) -> StoredMessage:
@@ -183,10 +240,17 @@ def _stored(list_name: str, r: Any) -> StoredMessage:
 class PostgresStore:
     """Store on a PostgreSQL database named by a postgresql:// URL."""
 
-    def __init__(self, url: str, *, readonly: bool = False, pool_size: int = 4) -> None:
+    def __init__(
+        self, url: str, *, readonly: bool = False, pool_size: int = 4, busy_timeout: float = 30
+    ) -> None:
         self.url = url
         self.readonly = readonly
+        # lock_timeout 0 would mean "wait forever": at least a millisecond.
+        self.busy_ms = max(1, round(busy_timeout * 1000))
         self._list_ids: dict[str, int] = {}
+        # The connection a writing() or reading() block holds, per thread: the web server's
+        # threads share this store, each block its own connection.
+        self._held = threading.local()
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._migrate(conn, readonly)
@@ -200,6 +264,7 @@ class PostgresStore:
             configure=self._configure,
             open=True,
             name="piperarc",
+            timeout=max(busy_timeout, 1),
         )
         try:
             self.pool.wait(timeout=10)
@@ -211,6 +276,63 @@ class PostgresStore:
         if self.readonly:
             # build and serve only read: the server refuses any write from them.
             conn.execute("SET default_transaction_read_only = on")
+        # A writer waits this long for another's lock (the list's row, writing()'s lock),
+        # then fails with StoreError (live delivery: exit 75, the MTA retries).
+        conn.execute(f"SET lock_timeout = {self.busy_ms}".encode())
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection a writing()/reading() block of this thread holds, else one from
+        the pool for this call."""
+        held: psycopg.Connection[Any] | None = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction around several calls on one connection (reads inside see no
+        other live writer: they wait for its lock); committed at the end, rolled back on any
+        error. StoreError if another writer holds the archive longer than busy_timeout."""
+        if getattr(self._held, "conn", None) is not None:
+            raise StoreError("a transaction is already open", _safe(self.url))
+        try:
+            with self.pool.connection() as conn:
+                self._held.conn = conn
+                try:
+                    with conn.transaction():
+                        conn.execute(_WRITE_LOCKING, (_WRITE_LOCK,))
+                        try:
+                            yield
+                        except BaseException:
+                            self._list_ids.clear()  # a list added here is rolled back
+                            raise
+                finally:
+                    self._held.conn = None
+        except psycopg.Error as err:
+            self._list_ids.clear()
+            raise StoreError(f"cannot write: {err}".strip(), _safe(self.url)) from err
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One snapshot (REPEATABLE READ) around several reads on one connection: no commit
+        from elsewhere shows midway. Inside writing(), that transaction is the snapshot."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        try:
+            with self.pool.connection() as conn:
+                self._held.conn = conn
+                try:
+                    with conn.transaction():
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        yield
+                finally:
+                    self._held.conn = None
+        except psycopg.Error as err:
+            raise StoreError(f"cannot read: {err}".strip(), _safe(self.url)) from err
 
     def _migrate(self, conn: psycopg.Connection[Any], readonly: bool) -> None:
         known = len(MIGRATIONS)
@@ -256,14 +378,14 @@ class PostgresStore:
 
     def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
         try:
-            with self.pool.connection() as conn:
+            with self._connection() as conn:
                 return conn.execute(query.encode(), params).fetchone()
         except psycopg.Error as err:
             raise StoreError(f"cannot read: {err}", _safe(self.url)) from err
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            with self.pool.connection() as conn:
+            with self._connection() as conn:
                 return conn.execute(query.encode(), params).fetchall()
         except psycopg.Error as err:
             raise StoreError(f"cannot read: {err}", _safe(self.url)) from err
@@ -280,7 +402,7 @@ class PostgresStore:
     # -- writes --
     def ensure_list(self, list_name: str) -> None:
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 added = conn.execute(
                     "INSERT INTO lists (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
                     (list_name,),
@@ -294,7 +416,7 @@ class PostgresStore:
         self, list_name: str, batch: Sequence[NewMessage], archived_at: int
     ) -> list[AddResult]:
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 return self._add(conn, list_name, batch, archived_at)
         except psycopg.Error as err:
             raise StoreError(f"cannot store messages: {err}", _safe(self.url)) from err
@@ -414,6 +536,10 @@ class PostgresStore:
                         list_name, int(values[6]), bool(new.parsed.attachments), values[-1] == 0
                     )
                     copy.write_row((message_id, pgtext.vector(new.index, tokens)))
+            with cur.copy("COPY message_refs (list_id, ref, num) FROM STDIN") as copy:
+                for values in rows:
+                    for ref_row in _ref_rows(list_id, values[1], values[14]):
+                        copy.write_row(ref_row)
         cur.execute(
             "UPDATE lists SET next_num = %s, duplicates = duplicates + %s WHERE id = %s",
             (next_num, duplicates, list_id),
@@ -424,7 +550,7 @@ class PostgresStore:
     def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
         count = 0
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 cur = conn.cursor()
                 list_id = self._list_id(cur, list_name)
                 rows = {
@@ -460,35 +586,59 @@ class PostgresStore:
 
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 cur = conn.cursor()
                 list_id = self._list_id(cur, list_name)
-                cur.execute(
-                    "CREATE TEMP TABLE placements (num INTEGER PRIMARY KEY, thread_key TEXT, "
-                    "parent_num INTEGER, depth INTEGER, thread_pos INTEGER) ON COMMIT DROP"
-                )
-                with cur.copy("COPY placements FROM STDIN") as copy:
-                    for p in placements:
-                        copy.write_row(
-                            (p.num, _text(p.thread_key), p.parent_num, p.depth, p.thread_pos)
-                        )
+                # As writing(): a full rethread and a live delivery never interleave.
+                cur.execute(_WRITE_LOCKING, (_WRITE_LOCK,))
+                if len(placements) > SMALL:
+                    # DROP first: writing() may place twice before its commit drops it.
+                    cur.execute("DROP TABLE IF EXISTS placements")
+                    cur.execute(
+                        "CREATE TEMP TABLE placements (num INTEGER PRIMARY KEY, thread_key TEXT, "
+                        "parent_num INTEGER, depth INTEGER, thread_pos INTEGER) ON COMMIT DROP"
+                    )
+                    with cur.copy("COPY placements FROM STDIN") as copy:
+                        for p in placements:
+                            copy.write_row(
+                                (p.num, _text(p.thread_key), p.parent_num, p.depth, p.thread_pos)
+                            )
+                    source = sql.SQL("placements")
+                    args: list[object] = []
+                else:
+                    # A live delivery places a few: arrays, no table to create.
+                    source = sql.SQL(
+                        "(SELECT * FROM unnest(%s::int[], %s::text[], %s::int[], %s::int[], "
+                        "%s::int[]) AS u(num, thread_key, parent_num, depth, thread_pos))"
+                    )
+                    args = [
+                        [p.num for p in placements],
+                        [_text(p.thread_key) for p in placements],
+                        [p.parent_num for p in placements],
+                        [p.depth for p in placements],
+                        [p.thread_pos for p in placements],
+                    ]
                 # is:root lives in the search index: rewrite the facets of messages that
                 # started, or stopped starting, a thread (before thread_pos changes).
                 cur.execute(
-                    "UPDATE search_index s SET doc = CASE WHEN p.thread_pos = 0 "
-                    "THEN s.doc || %s::tsvector ELSE ts_delete(s.doc, %s::text) END "
-                    "FROM messages m JOIN placements p ON p.num = m.num "
-                    "WHERE m.list_id = %s AND s.message_id = m.id "
-                    "AND (m.thread_pos = 0) <> (p.thread_pos = 0)",
-                    (f"'{_ROOT_LEXEME}':1D", _ROOT_LEXEME, list_id),
+                    sql.SQL(
+                        "UPDATE search_index s SET doc = CASE WHEN p.thread_pos = 0 "
+                        "THEN s.doc || %s::tsvector ELSE ts_delete(s.doc, %s::text) END "
+                        "FROM messages m JOIN {} p ON p.num = m.num "
+                        "WHERE m.list_id = %s AND s.message_id = m.id "
+                        "AND (m.thread_pos = 0) <> (p.thread_pos = 0)"
+                    ).format(source),
+                    [f"'{_ROOT_LEXEME}':1D", _ROOT_LEXEME, *args, list_id],
                 )
                 cur.execute(
-                    "UPDATE messages m SET thread_key = p.thread_key, parent_num = p.parent_num, "
-                    "depth = p.depth, thread_pos = p.thread_pos FROM placements p "
-                    "WHERE m.list_id = %s AND m.num = p.num AND "
-                    "(m.thread_key, m.parent_num, m.depth, m.thread_pos) IS DISTINCT FROM "
-                    "(p.thread_key, p.parent_num, p.depth, p.thread_pos)",
-                    (list_id,),
+                    sql.SQL(
+                        "UPDATE messages m SET thread_key = p.thread_key, "
+                        "parent_num = p.parent_num, depth = p.depth, thread_pos = p.thread_pos "
+                        "FROM {} p WHERE m.list_id = %s AND m.num = p.num AND "
+                        "(m.thread_key, m.parent_num, m.depth, m.thread_pos) IS DISTINCT FROM "
+                        "(p.thread_key, p.parent_num, p.depth, p.thread_pos)"
+                    ).format(source),
+                    [*args, list_id],
                 )
                 cur.execute(_BUMP)
         except psycopg.Error as err:
@@ -503,7 +653,7 @@ class PostgresStore:
             return 0, []
         ranking = pgtext.rank_query(query)
         try:
-            with self.pool.connection() as conn:
+            with self._connection() as conn:
                 # One pass gives both the total and, past RANK_WINDOW matches, the id
                 # where the window of the most recent ones starts.
                 found_row = conn.execute(
@@ -582,33 +732,81 @@ class PostgresStore:
         return [row[0] for row in self._all("SELECT name FROM lists ORDER BY name")]
 
     def summaries(self, list_name: str) -> list[Summary]:
+        return self._summaries(list_name, "TRUE ORDER BY num", ())
+
+    def _summaries(self, list_name: str, where: str, args: Sequence[object]) -> list[Summary]:
         rows = self._all(
-            "SELECT num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, "
-            "subject_base, refs, damage IS NOT NULL, attachments > 0, thread_key, parent_num, "
-            "depth, thread_pos FROM messages WHERE list_id = %s ORDER BY num",
-            (self._id_of(list_name),),
+            f"SELECT {_SUMMARY_COLUMNS} FROM messages WHERE list_id = %s AND {where}",
+            (self._id_of(list_name), *args),
         )
-        return [
-            Summary(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                _refs(r[9]),
-                bool(r[10]),
-                bool(r[11]),
-                r[12],
-                r[13],
-                r[14],
-                r[15],
-            )
-            for r in rows
-        ]
+        return [_summary(r) for r in rows]
+
+    def summaries_by_nums(self, list_name: str, nums: Iterable[int]) -> list[Summary]:
+        return self._summaries(
+            list_name, "num = ANY(%s) ORDER BY num", (list(dict.fromkeys(nums)),)
+        )
+
+    def summaries_by_mids(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        wanted = list(dict.fromkeys(_text(m) for m in mids))
+        return self._summaries(list_name, "mid = ANY(%s) ORDER BY num", (wanted,))
+
+    def summaries_referencing(self, list_name: str, mids: Iterable[str]) -> list[Summary]:
+        wanted = list(dict.fromkeys(_text(m) for m in mids))
+        return self._summaries(
+            list_name,
+            "num IN (SELECT r.num FROM message_refs r WHERE r.list_id = messages.list_id "
+            "AND r.ref = ANY(%s)) ORDER BY num",
+            (wanted,),
+        )
+
+    def summaries_in_threads(self, list_name: str, thread_keys: Iterable[str]) -> list[Summary]:
+        wanted = list(dict.fromkeys(_text(k) for k in thread_keys))
+        return self._summaries(
+            list_name, "thread_key = ANY(%s) ORDER BY thread_key, thread_pos", (wanted,)
+        )
+
+    def thread_starters_by_subject(
+        self, list_name: str, subject_bases: Iterable[str]
+    ) -> list[Summary]:
+        wanted = [s for s in dict.fromkeys(_text(b) for b in subject_bases) if s]
+        return self._summaries(
+            list_name, "subject_base = ANY(%s) AND thread_pos = 0 ORDER BY num", (wanted,)
+        )
+
+    def unplaced(self, list_name: str) -> list[Summary]:
+        return self._summaries(list_name, "thread_key = '' ORDER BY num", ())
+
+    def summaries_after(self, list_name: str, num: int) -> list[Summary]:
+        return self._summaries(list_name, "num > %s ORDER BY num", (num,))
+
+    def summaries_dated(self, list_name: str, start: int, end: int) -> list[Summary]:
+        return self._summaries(
+            list_name, "date_utc >= %s AND date_utc < %s ORDER BY date_utc, num", (start, end)
+        )
+
+    def date_neighbours(self, list_name: str, date_utc: int, num: int) -> list[Summary]:
+        # Row comparisons on the (list, date, num) index: one seek each way.
+        before = self._summaries(
+            list_name,
+            "(date_utc, num) < (%s, %s) ORDER BY date_utc DESC, num DESC LIMIT 1",
+            (date_utc, num),
+        )
+        after = self._summaries(
+            list_name, "(date_utc, num) > (%s, %s) ORDER BY date_utc, num LIMIT 1", (date_utc, num)
+        )
+        return before + after
+
+    def newest_summaries(self, list_name: str, limit: int, *, starters: bool) -> list[Summary]:
+        where = "thread_pos = 0" if starters else "TRUE"
+        return self._summaries(
+            list_name, f"{where} ORDER BY date_utc DESC, num DESC LIMIT %s", (limit,)
+        )
+
+    def last_num(self, list_name: str) -> int:
+        row = self._one(
+            "SELECT max(num) FROM messages WHERE list_id = %s", (self._id_of(list_name),)
+        )
+        return int(row[0] or 0) if row else 0
 
     def message(self, list_name: str, num: int) -> StoredMessage:
         row = self._one(
@@ -661,7 +859,7 @@ class PostgresStore:
             # A server-side cursor: a list of a million messages streams, never loads.
             try:
                 with (
-                    self.pool.connection() as conn,
+                    self._connection() as conn,
                     conn.transaction(),
                     conn.cursor(name="piperarc_raw") as cur,
                 ):
@@ -699,7 +897,7 @@ class PostgresStore:
         fields = [f for f in ROW_FIELDS if f != "body_text"]
         body_at = ROW_FIELDS.index("body_text")
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            with self._connection() as conn, conn.transaction():
                 cur = conn.cursor()
                 list_id = self._list_id(cur, list_name)
                 cur.execute("SELECT 1 FROM lists WHERE id = %s FOR UPDATE", (list_id,))
@@ -735,6 +933,12 @@ class PostgresStore:
                             named["thread_pos"] == 0,
                         )
                         copy.write_row((message_id, pgtext.vector(text, tokens)))
+                num_at, refs_at = ROW_FIELDS.index("num"), ROW_FIELDS.index("refs")
+                with cur.copy("COPY message_refs (list_id, ref, num) FROM STDIN") as copy:
+                    for row in rows:
+                        refs = _text(str(row.values[refs_at] or "")) or ""
+                        for ref_row in _ref_rows(list_id, int(row.values[num_at]), refs):  # type: ignore[call-overload]
+                            copy.write_row(ref_row)
                 cur.execute(
                     "UPDATE lists SET next_num = greatest(next_num, %s), duplicates = %s "
                     "WHERE id = %s",
@@ -757,6 +961,16 @@ class PostgresStore:
             (list_id, list_id),
         )
         return ListStats(row[0], row[1], row[2], row[5], row[3], row[4])
+
+    def home_stats(self, list_name: str) -> ListStats:
+        list_id = self._id_of(list_name)
+        row = self._one(
+            "SELECT count(*), min(date_utc), max(date_utc), "
+            "(SELECT count(*) FROM messages WHERE list_id = %s AND thread_pos = 0), "
+            "(SELECT duplicates FROM lists WHERE id = %s) FROM messages WHERE list_id = %s",
+            (list_id, list_id, list_id),
+        )
+        return ListStats(row[0], row[3], 0, row[4], row[1], row[2])
 
 
 _BUMP = "UPDATE data_version SET version = version + 1"

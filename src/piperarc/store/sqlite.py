@@ -788,6 +788,14 @@ class SQLiteStore:
                         values["thread_pos"] == 0,
                     ),
                 )
+                # Live delivery finds who references a Message-ID here (migration 3).
+                db.executemany(
+                    "INSERT INTO message_refs (list_id, ref, num) VALUES (?,?,?)",
+                    (
+                        (list_id, ref, values["num"])
+                        for ref in dict.fromkeys(_refs(str(values["refs"] or "")))
+                    ),
+                )
             db.execute(
                 "UPDATE lists SET next_num = max(next_num, ?), duplicates = ? WHERE id = ?",
                 (max((r.num for r in rows), default=0) + 1, duplicates, list_id),
