@@ -37,6 +37,7 @@ from piperarc.model import (
     ThreadPlacement,
 )
 from piperarc.store import pgtext
+from piperarc.store import rows as rowlib
 from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, ListStats, unpack
 
 # Each entry upgrades the schema by one version (table schema_version). Never edit a
@@ -138,12 +139,6 @@ _MIGRATION_LOCK = 0x70697065
 
 RANK_WINDOW = 1000  # as in the SQLite store: rank among the most recent matches only
 
-_STORED_COLUMNS = (
-    "m.num, m.key, m.mid, m.mid_synthetic, m.date_utc, m.tz_offset, m.date_source, "
-    "m.from_name, m.from_addr, m.subject, m.subject_base, m.in_reply_to, m.refs, c.body_text, "
-    "m.attachments, m.damage, m.digest, m.size, m.envelope, m.archived_at, m.thread_key, "
-    "m.parent_num, m.depth, m.thread_pos"
-)
 _MESSAGE_COLUMNS = (
     "id",
     "list_id",
@@ -169,10 +164,6 @@ _MESSAGE_COLUMNS = (
     "thread_pos",
 )
 _ROOT_LEXEME = pgtext.FACET_MARK + facets.ROOT
-_SUMMARY_COLUMNS = (
-    "num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, subject_base, refs, "
-    "damage IS NOT NULL, attachments > 0, thread_key, parent_num, depth, thread_pos"
-)
 # Any number but _MIGRATION_LOCK: held by writing() until commit, so live writers (a
 # delivery, the LMTP server, the Mailman archiver) take turns as on SQLite.
 _WRITE_LOCK = 0x70697066
@@ -189,52 +180,11 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd")
 
 
-def _refs(text: str) -> tuple[str, ...]:
-    return tuple(text.split("\n")) if text else ()
-
-
-def _summary(r: Any) -> Summary:
-    return Summary(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _refs(r[9]), bool(r[10]),
-        bool(r[11]), r[12], r[13], r[14], r[15],
-    )  # fmt: skip
-
-
 def _ref_rows(list_id: int, num: int, refs: str) -> Iterator[tuple[int, str, int]]:
     """message_refs rows of one message: each Message-ID its references name, once."""
-    for ref in dict.fromkeys(_refs(refs)):
+    for ref in dict.fromkeys(rowlib.refs(refs)):
         if ref:
             yield list_id, ref, num
-
-
-def _stored(list_name: str, r: Any) -> StoredMessage:
-    return StoredMessage(
-        list_name,
-        r[0],
-        r[1],
-        r[2],
-        bool(r[3]),
-        r[4],
-        r[5],
-        r[6],
-        r[7],
-        r[8],
-        r[9],
-        r[10],
-        r[11],
-        _refs(str(r[12])),
-        r[13],
-        bool(r[14]),
-        r[15],
-        r[16],
-        r[17],
-        r[18],
-        r[19],
-        r[20],
-        r[21],
-        r[22],
-        r[23],
-    )
 
 
 class PostgresStore:
@@ -736,10 +686,10 @@ class PostgresStore:
 
     def _summaries(self, list_name: str, where: str, args: Sequence[object]) -> list[Summary]:
         rows = self._all(
-            f"SELECT {_SUMMARY_COLUMNS} FROM messages WHERE list_id = %s AND {where}",
+            f"SELECT {rowlib.SUMMARY_COLUMNS} FROM messages WHERE list_id = %s AND {where}",
             (self._id_of(list_name), *args),
         )
-        return [_summary(r) for r in rows]
+        return [rowlib.summary(r) for r in rows]
 
     def summaries_by_nums(self, list_name: str, nums: Iterable[int]) -> list[Summary]:
         return self._summaries(
@@ -810,30 +760,32 @@ class PostgresStore:
 
     def message(self, list_name: str, num: int) -> StoredMessage:
         row = self._one(
-            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            f"SELECT {rowlib.STORED_COLUMNS} "
+            "FROM messages m JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = %s AND m.num = %s",
             (self._id_of(list_name), num),
         )
         if row is None:
             raise NotFoundError(f"no message number {num} in list {list_name!r}")
-        return _stored(list_name, row)
+        return rowlib.stored(list_name, row)
 
     def messages_by_mid(self, list_name: str, mid: str) -> list[StoredMessage]:
         rows = self._all(
-            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            f"SELECT {rowlib.STORED_COLUMNS} "
+            "FROM messages m JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = %s AND m.mid = %s ORDER BY m.num",
             (self._id_of(list_name), _text(mid)),
         )
-        return [_stored(list_name, row) for row in rows]
+        return [rowlib.stored(list_name, row) for row in rows]
 
     def thread_messages(self, list_name: str, thread_key: str) -> list[tuple[StoredMessage, bytes]]:
         rows = self._all(
-            f"SELECT {_STORED_COLUMNS}, c.raw FROM messages m "
+            f"SELECT {rowlib.STORED_COLUMNS}, c.raw FROM messages m "
             "JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = %s AND m.thread_key = %s ORDER BY m.thread_pos",
             (self._id_of(list_name), _text(thread_key)),
         )
-        return [(_stored(list_name, row), unpack(row[-1])) for row in rows]
+        return [(rowlib.stored(list_name, row), unpack(row[-1])) for row in rows]
 
     def raw(self, list_name: str, num: int) -> bytes:
         row = self._one(

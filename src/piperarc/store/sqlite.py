@@ -23,6 +23,7 @@ from piperarc.model import (
     Summary,
     ThreadPlacement,
 )
+from piperarc.store import rows as rowlib
 from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, ListStats, unpack
 
 # Each entry upgrades the schema by one version (PRAGMA user_version). Never edit a released
@@ -111,11 +112,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_SUMMARY_COLUMNS = (
-    "num, key, mid, date_utc, tz_offset, from_name, from_addr, subject, subject_base, refs, "
-    "damage IS NOT NULL, attachments > 0, thread_key, parent_num, depth, thread_pos"
-)
-
 # bm25 weights of subject, sender, body, quoted, files: a word in the subject counts most,
 # one in quoted text least.
 _RANK = "bm25(search_index, 10.0, 4.0, 1.0, 0.2, 2.0, 0.0)"
@@ -127,13 +123,6 @@ RANK_WINDOW = 1000
 _HIT_COLUMNS = (
     "(SELECT name FROM lists WHERE id = m.list_id), m.num, m.key, m.mid, m.subject, "
     "m.from_name, m.from_addr, m.date_utc, m.tz_offset"
-)
-
-_STORED_COLUMNS = (
-    "m.num, m.key, m.mid, m.mid_synthetic, m.date_utc, m.tz_offset, m.date_source, "
-    "m.from_name, m.from_addr, m.subject, m.subject_base, m.in_reply_to, m.refs, c.body_text, "
-    "m.attachments, m.damage, m.digest, m.size, m.envelope, m.archived_at, m.thread_key, "
-    "m.parent_num, m.depth, m.thread_pos"
 )
 
 
@@ -165,17 +154,6 @@ def _hit(row: Any) -> SearchHit:
         tz_offset=row[8],
         snippet=" ".join(str(row[9]).split()),
     )
-
-
-def _refs(text: str) -> tuple[str, ...]:
-    return tuple(text.split("\n")) if text else ()
-
-
-def _summary(r: Any) -> Summary:
-    return Summary(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _refs(r[9]), bool(r[10]),
-        bool(r[11]), r[12], r[13], r[14], r[15],
-    )  # fmt: skip
 
 
 class SQLiteStore:
@@ -544,10 +522,10 @@ class SQLiteStore:
     ) -> list[Summary]:
         indexed = f" INDEXED BY {index}" if index else ""
         rows = self.db.execute(
-            f"SELECT {_SUMMARY_COLUMNS} FROM messages{indexed} WHERE list_id = ? AND {where}",
+            f"SELECT {rowlib.SUMMARY_COLUMNS} FROM messages{indexed} WHERE list_id = ? AND {where}",
             (self._list_id(list_name), *args),
         )
-        return [_summary(r) for r in rows]
+        return [rowlib.summary(r) for r in rows]
 
     def _summaries_in(self, list_name: str, column: str, values: Iterable[object]) -> list[Summary]:
         wanted = list(dict.fromkeys(values))
@@ -652,62 +630,34 @@ class SQLiteStore:
         ).fetchone()
         return int(row[0] or 0)
 
-    def _stored(self, list_name: str, row: Any) -> StoredMessage:
-        r = row
-        return StoredMessage(
-            list_name,
-            r[0],
-            r[1],
-            r[2],
-            bool(r[3]),
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            _refs(str(r[12])),
-            r[13],
-            bool(r[14]),
-            r[15],
-            r[16],
-            r[17],
-            r[18],
-            r[19],
-            r[20],
-            r[21],
-            r[22],
-            r[23],
-        )
-
     def message(self, list_name: str, num: int) -> StoredMessage:
         row = self.db.execute(
-            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            f"SELECT {rowlib.STORED_COLUMNS} "
+            "FROM messages m JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = ? AND m.num = ?",
             (self._list_id(list_name), num),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no message number {num} in list {list_name!r}")
-        return self._stored(list_name, row)
+        return rowlib.stored(list_name, row)
 
     def messages_by_mid(self, list_name: str, mid: str) -> list[StoredMessage]:
         rows = self.db.execute(
-            f"SELECT {_STORED_COLUMNS} FROM messages m JOIN contents c ON c.message_id = m.id "
+            f"SELECT {rowlib.STORED_COLUMNS} "
+            "FROM messages m JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = ? AND m.mid = ? ORDER BY m.num",
             (self._list_id(list_name), mid),
         ).fetchall()
-        return [self._stored(list_name, row) for row in rows]
+        return [rowlib.stored(list_name, row) for row in rows]
 
     def thread_messages(self, list_name: str, thread_key: str) -> list[tuple[StoredMessage, bytes]]:
         rows = self.db.execute(
-            f"SELECT {_STORED_COLUMNS}, c.raw FROM messages m "
+            f"SELECT {rowlib.STORED_COLUMNS}, c.raw FROM messages m "
             "JOIN contents c ON c.message_id = m.id "
             "WHERE m.list_id = ? AND m.thread_key = ? ORDER BY m.thread_pos",
             (self._list_id(list_name), thread_key),
         ).fetchall()
-        return [(self._stored(list_name, row), unpack(row[-1])) for row in rows]
+        return [(rowlib.stored(list_name, row), unpack(row[-1])) for row in rows]
 
     def raw(self, list_name: str, num: int) -> bytes:
         row = self.db.execute(
@@ -793,7 +743,7 @@ class SQLiteStore:
                     "INSERT INTO message_refs (list_id, ref, num) VALUES (?,?,?)",
                     (
                         (list_id, ref, values["num"])
-                        for ref in dict.fromkeys(_refs(str(values["refs"] or "")))
+                        for ref in dict.fromkeys(rowlib.refs(str(values["refs"] or "")))
                     ),
                 )
             db.execute(
