@@ -87,3 +87,13 @@ def test_tree_events_nest_lists_without_skipping_levels() -> None:
         {"open": "<ul>", "close": "</ul>", "end": "</li>"}.get(e, f"<li>{i}") for e, i in events
     )
     assert html == "<ul><li>0<ul><li>1<ul><li>2</li></ul></li></ul></li><li>3</li></ul>"
+
+
+def test_a_bar_followed_by_a_space_quotes_as_some_mailers_wrote_it() -> None:
+    html = body_html("Ada wrote:\n| one\n| two\nMy answer.\n", "none")
+    assert '<blockquote class="quote">| one\n| two\n</blockquote>' in html
+
+
+def test_a_bar_starting_a_word_or_a_table_row_is_text_not_a_quote() -> None:
+    for body in ("|ω・) こんにちは\n", "| name | size |\n|------|------|\n| a    | 1    |\n"):
+        assert "blockquote" not in body_html(body, "none")

@@ -19,7 +19,9 @@ _ADDRESS = re.compile(r"\b([A-Za-z0-9._%+'=-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"']+", re.IGNORECASE)
 _URL_END = re.compile(r"&(?:lt|gt|#34|#39|quot);")
 _TRAILING = ".,;:!?)]"
-_QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|)")
+# ">" quotes; so does "|" as some mailers wrote it, but only followed by a space or the line's
+# end, and not in a table row (a line that ends with "|"): "|ω・)" or "| a | b |" are text.
+_QUOTED = re.compile(r"^\s{0,3}(?:&gt;|\|(?:[ \t](?!.*\|[ \t]*$)|$))")
 _SIGNATURE = "-- "
 _OBFUSCATED = {"at": r"\1 at \2", "hide": r"\1@…"}
 _SPACES = (" ", "\n", "\t", "\r")
