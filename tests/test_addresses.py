@@ -10,7 +10,7 @@ from pathlib import Path
 
 from piperarc import feeds, search
 from piperarc.api import Documents
-from piperarc.model import MARK_END, MARK_START
+from piperarc.model import MARK_END, MARK_START, SearchHit
 from piperarc.pages import ListPlan
 from tests.conftest import cli
 from tests.test_render_mail import SALON, body, mail, page, stored
@@ -96,3 +96,11 @@ def test_the_raw_download_of_a_hiding_list_is_the_message_byte_for_byte(tmp_path
     assert original.read_bytes() == ADDRESSED
     (article,) = (root / "site" / "salon" / "m").glob("*.html")
     assert "@example." not in article.read_text(encoding="utf-8")
+
+
+def test_search_hits_obfuscate_the_subject_and_sender() -> None:
+    hit = SearchHit(
+        "salon", 1, "k", "addr@example.org", "ask bob@example.com", "", "jane@example.net", 0, 0, ""
+    )
+    doc = search.hit_json(hit, "at")
+    assert (doc["subject"], doc["from"]) == ("ask bob at example.com", "jane at example.net")

@@ -15,19 +15,10 @@ from piperarc import urls
 from piperarc.config import ListConfig
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.pages import ListPlan
-from piperarc.render.text import iso_date, iso_offset, obfuscate
+from piperarc.render.text import iso_date, iso_offset, obfuscate, sender
 from piperarc.store import ListStats
 
 API_VERSION = "1"
-
-
-def sender(name: str, addr: str, mode: str) -> str:
-    """The sender as one string, obfuscated: "Jane Doe <jane at example.org>"."""
-    if mode == "hide":
-        return name or obfuscate(addr, mode)
-    if not addr:
-        return name
-    return obfuscate(f"{name} <{addr}>" if name else addr, mode)
 
 
 class Documents:

@@ -28,7 +28,7 @@ from markupsafe import escape
 from piperarc import facets, urls
 from piperarc.errors import QueryError
 from piperarc.model import MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerm
-from piperarc.render.text import iso_date, obfuscate
+from piperarc.render.text import iso_date, obfuscate, sender
 from piperarc.store import Store
 
 MAX_PER_PAGE = 100
@@ -212,16 +212,12 @@ def snippet_html(snippet: str, mode: str) -> str:
 
 def hit_json(hit: SearchHit, mode: str) -> dict[str, Any]:
     """A hit as the JSON API and `piperarc search --json` give it."""
-    if mode == "hide":
-        sender = hit.from_name or obfuscate(hit.from_addr, mode)
-    else:
-        sender = obfuscate(f"{hit.from_name} <{hit.from_addr}>".strip(), mode)
     return {
         "message_id": hit.mid,  # an identifier for lookups, not an address to disguise
         "list": hit.list_name,
         "url": urls.message(hit.list_name, hit.key),
-        "subject": hit.subject,
-        "from": sender,
+        "subject": obfuscate(hit.subject, mode),
+        "from": sender(hit.from_name, hit.from_addr, mode),
         "date": iso_date(hit.date_utc),
         "snippet": snippet_html(hit.snippet, mode),
     }

@@ -75,6 +75,15 @@ def _link_urls(escaped: str) -> str:
     return _URL.sub(_link, escaped)
 
 
+def sender(name: str, addr: str, mode: str) -> str:
+    """The sender as one string, obfuscated: "Jane Doe <jane at example.org>"."""
+    if mode == "hide":
+        return name or obfuscate(addr, mode)
+    if not addr:
+        return name
+    return obfuscate(f"{name} <{addr}>" if name else addr, mode)
+
+
 def body_html(text: str, mode: str, *, diff: bool = False) -> Markup:
     """A plain-text body as HTML: quoted lines set apart (long quotes folded in a <details>),
     the signature in its own block, an inline patch's lines marked as added, removed or
