@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import filecmp
 import gzip
+import resource
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +112,37 @@ def test_a_locked_archive_exits_75_ex_tempfail_and_stores_nothing(run: Run, arch
     assert result.exit_code == 75
     assert "try again later" in result.stderr
     assert _count(archive) == 1
+
+
+def _file_size_limited(limit: int) -> None:
+    """In the child: files may not grow past `limit` bytes, as on a full disk (writes fail
+    with EFBIG; SIGXFSZ ignored so the write returns the error instead of killing)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_exits_75_ex_tempfail_and_a_later_delivery_stores_it(
+    run: Run, tmp_path: Path
+) -> None:
+    # SQLite only: on PostgreSQL the server's disk fills, not this process's.
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon")
+    lines = b"".join(b"line %d of a long message\n" % i for i in range(40_000))
+    big = REPLY % b"nothing@example.org" + lines
+    deliver = [sys.executable, "-m", "piperarc.cli", "deliver", "--archive", str(root)]
+    full = subprocess.run(
+        [*deliver, "--list", "salon"],
+        input=big,
+        capture_output=True,
+        preexec_fn=lambda: _file_size_limited(256 * 1024),
+        check=False,
+    )
+    assert full.returncode == 75, full.stderr
+    assert b"try again later" in full.stderr
+    assert _count(root) == 0  # nothing half-stored: the archive opens and holds nothing
+    again = subprocess.run([*deliver, "--list", "salon"], input=big, capture_output=True)
+    assert again.returncode == 0, again.stderr
+    assert _count(root) == 1
 
 
 def _site_files(site: Path) -> set[str]:
