@@ -177,8 +177,20 @@ class TreeSampler:
                 return
 
 
+def settle() -> None:
+    """Flush what earlier phases wrote before the next one is timed (untimed).
+
+    On this machine's ext4 (mounted with `discard`), creating files soon after a big
+    deletion, or behind a few hundred MB of dirty pages, is up to ten times slower: 10,000
+    small files took 0.4-0.6 s on a settled disk and 4-8 s just after `rm -rf` of a built
+    site. So no run's output is deleted until every run is done, and each phase starts
+    after a sync: each tool is timed on a settled disk, not on the previous run's debris."""
+    os.sync()
+
+
 def run_phase(argv: Sequence[str | Path], log: Path) -> PhaseRun:
     """Run one command, timing it and sampling its process tree's memory."""
+    settle()
     with log.open("w+b") as out:
         start = time.perf_counter()
         proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT)
@@ -367,6 +379,51 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _piperarc_run(
+    args: argparse.Namespace,
+    piperarc: list[str],
+    feed: Path,
+    tmp: Path,
+    i: int,
+    imports: Series,
+    builds: Series,
+) -> float:
+    """One fresh archive: import then build, each timed; returns their sum."""
+    archive = tmp / f"archive-{i}"
+    setup = subprocess.run(
+        [*piperarc, "init", str(archive), "--list", "bench"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if setup.returncode != 0:
+        sys.exit(f"piperarc init failed:\n{setup.stdout}{setup.stderr}")
+    imp = run_phase(
+        [*piperarc, "import", "--archive", archive, "--list", "bench", feed],
+        tmp / f"import-{i}.log",
+    )
+    _check(imports, imp)
+    imports.runs.append(imp)
+    build_argv: list[str | Path] = [*piperarc, "build", "--archive", archive]
+    if not args.search_index:
+        # Like for like: MHonArc writes no search index. --search-index adds ours.
+        build_argv.append("--no-search-index")
+    if args.jobs:
+        build_argv += ["--jobs", str(args.jobs)]
+    bld = run_phase(build_argv, tmp / f"build-{i}.log")
+    _check(builds, bld)
+    builds.runs.append(bld)
+    summary = imp.output.strip().splitlines()[-1] if imp.output.strip() else ""
+    built = re.search(r"built (\d+) pages", bld.output)
+    print(
+        f"  run {i + 1}/{args.repeat}: import {imp.seconds:6.2f}s  "
+        f"build {bld.seconds:6.2f}s  ({summary}; "
+        f"{built.group(1) if built else '?'} pages)",
+        flush=True,
+    )
+    return imp.seconds + bld.seconds
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     source: Path = args.mbox
@@ -400,45 +457,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         print()
 
         imports, builds = Series("import"), Series("build")
-        totals: list[float] = []
-        for i in range(args.repeat):
-            archive = tmp / f"archive-{i}"
-            setup = subprocess.run(
-                [*piperarc, "init", str(archive), "--list", "bench"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if setup.returncode != 0:
-                sys.exit(f"piperarc init failed:\n{setup.stdout}{setup.stderr}")
-            imp = run_phase(
-                [*piperarc, "import", "--archive", archive, "--list", "bench", feed],
-                tmp / f"import-{i}.log",
-            )
-            _check(imports, imp)
-            imports.runs.append(imp)
-            build_argv: list[str | Path] = [*piperarc, "build", "--archive", archive]
-            if not args.search_index:
-                # Like for like: MHonArc writes no search index. --search-index adds ours.
-                build_argv.append("--no-search-index")
-            if args.jobs:
-                build_argv += ["--jobs", str(args.jobs)]
-            bld = run_phase(build_argv, tmp / f"build-{i}.log")
-            _check(builds, bld)
-            builds.runs.append(bld)
-            totals.append(imp.seconds + bld.seconds)
-            summary = imp.output.strip().splitlines()[-1] if imp.output.strip() else ""
-            built = re.search(r"built (\d+) pages", bld.output)
-            print(
-                f"  run {i + 1}/{args.repeat}: import {imp.seconds:6.2f}s  "
-                f"build {bld.seconds:6.2f}s  ({summary}; "
-                f"{built.group(1) if built else '?'} pages)"
-            )
-            shutil.rmtree(archive, ignore_errors=True)
-
         mhonarc_runs = Series("mhonarc")
-        if mhonarc and args.mhonarc_repeat > 0:
-            for i in range(args.mhonarc_repeat):
+        totals: list[float] = []
+        mhonarc_repeat = args.mhonarc_repeat if mhonarc else 0
+        # The two tools take turns (piperarc, MHonArc, piperarc, ...), so a load that comes
+        # or goes during the minutes of a run weighs on both alike.
+        for i in range(max(args.repeat, mhonarc_repeat)):
+            if i < args.repeat:
+                totals.append(_piperarc_run(args, piperarc, feed, tmp, i, imports, builds))
+            if i < mhonarc_repeat:
+                assert mhonarc is not None
                 out_dir = tmp / f"mhonarc-{i}"
                 out_dir.mkdir()
                 run = run_phase(
@@ -446,8 +474,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
                 _check(mhonarc_runs, run)
                 mhonarc_runs.runs.append(run)
-                print(f"  mhonarc run {i + 1}/{args.mhonarc_repeat}: {run.seconds:6.2f}s")
-                shutil.rmtree(out_dir, ignore_errors=True)
+                print(f"  mhonarc run {i + 1}/{mhonarc_repeat}: {run.seconds:6.2f}s")
+            # Outputs are kept until every run is done (see settle()).
 
     total = statistics.median(totals)
     print()
