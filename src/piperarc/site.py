@@ -143,8 +143,10 @@ class _ListWriter:
         return pages, messages, threads, attachments
 
     def download(self, period: str) -> tuple[str, int]:
-        """The period's mbox.gz (mboxrd, byte-exact messages); returns (period, size)."""
-        items: Sequence[Summary] = self.job.plan.periods[period]
+        """The period's mbox.gz (mboxrd, byte-exact messages), in the order they were
+        archived, as Pipermail's were: mail that arrives later is appended to it (see
+        siteupdate._append_download), whatever its Date says. Returns (period, size)."""
+        items: Sequence[Summary] = sorted(self.job.plan.periods[period], key=lambda s: s.num)
         path = urls.period_mbox(self.job.lst.name, period)
         target = self.job.out / path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -229,9 +229,15 @@ def _update(
     for period in gained - set(periods):
         i = every.index(period)
         touched.update(every[max(i - 1, 0) : i + 2])
+    # What the site holds after this update: a message another process stored but has not
+    # placed yet waits for the update that follows its placing (listed now, its page would
+    # not exist yet, and appended then, the period's download would hold it twice).
+    through = new[-1].num if new else int(entry["through"])
     for period in sorted(touched):
         start, end = period_bounds(period, lst.period)
-        items = store.summaries_dated(name, start, end)
+        items = [
+            s for s in store.summaries_dated(name, start, end) if s.num <= through and s.thread_key
+        ]
         if not items:
             continue
         around = store.date_neighbours(name, items[0].date_utc, items[0].num)[:1]
@@ -270,11 +276,13 @@ def _append_download(
     out: Path, store: Store, lst: ListConfig, period: str, items: list[Summary], arrived: set[int]
 ) -> int | None:
     """The period's mbox.gz with the messages that `arrived` added as one more gzip member
-    (RFC 1952 §2.2: a gzip file is a series of members; readers give their concatenation),
-    when they are the period's latest, as live mail is: no recompressing the whole period.
-    Written to a copy, then renamed. Returns the new size, or None when it must be rebuilt."""
+    (RFC 1952 §2.2: a gzip file is a series of members; readers give their concatenation):
+    no recompressing the whole period. The download is in archiving order, so new mail is
+    its tail whatever its Date. Written to a copy, then renamed. Returns the new size, or
+    None when it must be rebuilt (the file is missing, or `arrived` is not the tail)."""
     path = out / urls.period_mbox(lst.name, period)
-    tail = items[len(items) - len(arrived) :]
+    by_arrival = sorted(items, key=lambda s: s.num)
+    tail = by_arrival[len(by_arrival) - len(arrived) :]
     if not arrived or not path.is_file() or {s.num for s in tail} != arrived:
         return None
     by_num = {s.num: s for s in tail}

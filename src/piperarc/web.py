@@ -289,7 +289,9 @@ class _App:
         p = request.path_params
         lst = archive.lst(p["list"])
         _, items = archive.period(lst, p["period"])
-        return self._summaries_mbox(request, lst.name, items, f"{lst.name}-{p['period']}")
+        # In the order they were archived, as the built download has them (site.py).
+        by_arrival = sorted(items, key=lambda s: s.num)
+        return self._summaries_mbox(request, lst.name, by_arrival, f"{lst.name}-{p['period']}")
 
     async def thread_mbox(self, request: Request) -> Response:
         archive = self.fresh()
