@@ -199,6 +199,11 @@ class Pages:
                 ),
             },
         }
+        # A message's line is the same in all four views (they sit side by side): made once.
+        row = self.renderer.macro(
+            "period_rows", "row", urls.period_view(lst.name, period, "date"), lst=lst
+        )
+        common["rows"] = {s.num: row(s) for s in items}
         pages = {}
         for view, extra in views.items():
             path = urls.period_view(lst.name, period, view)

@@ -57,7 +57,7 @@ from piperarc.errors import (
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import SearchHit, Summary
 from piperarc.pages import attachments_of
-from piperarc.render.text import obfuscate
+from piperarc.render.text import obfuscate, sender
 from piperarc.store import Store
 from piperarc.webcache import PAGE_CACHE_BYTES, Archive, CachedPage, etag
 from piperarc.webhttp import (
@@ -382,7 +382,7 @@ class _App:
                     "subject": obfuscate(hit.subject, lst.obfuscate) or "(no subject)",
                     "list_title": lst.title,
                     "list_url": urls.list_home(hit.list_name),
-                    "sender": api.sender(hit.from_name, hit.from_addr, lst.obfuscate),
+                    "sender": sender(hit.from_name, hit.from_addr, lst.obfuscate),
                     "date_utc": hit.date_utc,
                     "snippet": Markup(search.snippet_html(hit.snippet, lst.obfuscate)),
                 }

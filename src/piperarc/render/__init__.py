@@ -68,6 +68,7 @@ class Renderer:
                 "home",
                 "list",
                 "period",
+                "period_rows",
                 "message",
                 "message_body",
                 "thread",
@@ -83,3 +84,12 @@ class Renderer:
             template = self._templates[name] = self.env.get_template(f"{name}.html")
         root = urls.relative(page_path, "")
         return template.render(root=root, page_path=page_path, **context)
+
+    def macro(self, name: str, macro: str, page_path: str, **context: Any) -> Any:
+        """Macro `macro` of template `name`, bound to the context of a page at `page_path`:
+        a piece of HTML made once and used in several pages at that depth (as a period's
+        rows are in its four views)."""
+        module = self._templates[name].make_module(
+            {"root": urls.relative(page_path, ""), "page_path": page_path, **context}
+        )
+        return getattr(module, macro)
