@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from piperarc import config as configlib
+from piperarc import site
 from piperarc.render.text import human_size
 from piperarc.site import MARKER
 from piperarc.sources.sample import sample_messages
@@ -250,6 +251,28 @@ def test_a_list_is_found_by_its_address_or_its_name_at_any_domain(
     found = list_for_address(config, listed)
     assert found is not None and found.name == "salon"
     assert list_for_address(config, "nobody@example.org") is None
+
+
+def test_a_delivered_reply_gets_its_page_before_the_rest_of_its_thread(
+    run: Run, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for raw in sample_messages():
+        run("deliver", "--archive", archive, "--list", "salon", input=raw)
+    assert run("build", "--archive", archive, "--no-search-index", "--jobs", "1").exit_code == 0
+    written: list[str] = []
+    write = site.Writer.write
+
+    def recording(self: site.Writer, path: str, data: bytes | str) -> None:
+        written.append(path)
+        write(self, path, data)
+
+    monkeypatch.setattr(site.Writer, "write", recording)
+    reply = REPLY % b"sample-1@example.org"
+    assert run("deliver", "--archive", archive, "--list", "salon", input=reply).exit_code == 0
+    pages = [p for p in written if p.startswith("salon/m/") and p.endswith(".html")]
+    assert len(pages) > 2  # its thread's other pages were rewritten too (they list replies)
+    first = (archive / "site" / pages[0]).read_text(encoding="utf-8")
+    assert "A reply delivered live." in first
 
 
 def test_an_import_into_a_built_archive_updates_its_site(

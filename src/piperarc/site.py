@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,7 +27,7 @@ from markupsafe import Markup
 from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
-from piperarc.model import StoredMessage, Summary
+from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, home_entry
 from piperarc.store import Store, open_store
 
@@ -107,26 +107,34 @@ class _ListWriter:
         self.pages = pages or Pages(job.archive_title)
         self.writer = Writer(job.out)
 
-    def threads(self, thread_keys: Iterable[str]) -> tuple[int, int, int, int]:
-        """Each thread's message pages, originals, attachments and thread page."""
+    def threads(
+        self, thread_keys: Iterable[str], first: Collection[int] = ()
+    ) -> tuple[int, int, int, int]:
+        """Each thread's message pages, originals, attachments and thread page. The pages
+        of the messages numbered in `first` (mail that just arrived) are written before
+        the rest of their thread's: their URLs work a little sooner."""
         pages = messages = threads = attachments = 0
         lst, plan, write = self.job.lst, self.job.plan, self.writer.write
         for thread_key in thread_keys:
-            entries: list[tuple[StoredMessage, Markup]] = []
-            mbox: list[bytes] = []
-            for msg, raw in self.store.thread_messages(lst.name, thread_key):
+            members = list(self.store.thread_messages(lst.name, thread_key))
+            order = sorted(range(len(members)), key=lambda i: members[i][0].num not in first)
+            articles: dict[int, Markup] = {}
+            for i in order:
+                msg, raw = members[i]
                 page = self.pages.message(lst, plan, msg, raw)
-                mbox.append(
-                    mboxrd_entry(envelope_line(msg.envelope, msg.from_addr, msg.date_utc), raw)
-                )
                 for a in page.attachments:
                     write(urls.attachment(lst.name, msg.key, a.index, a.filename), a.data)
                 write(urls.message_raw(lst.name, msg.key), raw)
                 write(urls.message(lst.name, msg.key), page.html)
-                entries.append((msg, page.article))
+                articles[i] = page.article
                 attachments += len(page.attachments)
                 pages += 1
                 messages += 1
+            entries = [(msg, articles[i]) for i, (msg, _) in enumerate(members)]
+            mbox = [
+                mboxrd_entry(envelope_line(msg.envelope, msg.from_addr, msg.date_utc), raw)
+                for msg, raw in members
+            ]
             if entries:
                 write(
                     urls.thread(lst.name, thread_key), self.pages.thread(lst, thread_key, entries)

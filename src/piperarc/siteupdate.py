@@ -204,7 +204,8 @@ def _update(
     plan = ListPlan(sorted(known.values(), key=lambda s: s.num), lst.period)
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     inline = _ListWriter(job, store, pages)
-    written, _, threads, _ = inline.threads(sorted(keys))
+    # The new messages' own pages first: that is when their URLs start to work.
+    written, _, threads, _ = inline.threads(sorted(keys), first={s.num for s in new})
     report.pages += written
     report.threads += threads
     for s in extra.values():
