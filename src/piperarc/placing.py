@@ -8,9 +8,12 @@ touch are threaded again, with the same algorithm (threads.thread):
 - the messages it references, those that reference it or anything it references (its
   place in the reference graph, empty containers included), and every message with its
   Message-ID;
-- thread starters with its subject (JWZ's subject grouping only ever joins roots);
-- every member of the threads all those are in, and then the threads whose starters share a
-  subject with a resulting root, until nothing new joins.
+- every member of the threads all those are in. When that places each new message as a
+  reply and moves no stored one but for its position, no root changed and neither can the
+  subject grouping (_as_replies): done, the usual case for live mail. Else:
+- thread starters with its subject (JWZ's subject grouping only ever joins roots), the
+  threads they start, and then the threads whose starters share a subject with a resulting
+  root, until nothing new joins.
 
 Threads are closed under the reference graph (two messages naming one Message-ID share a
 thread), so threading this union of whole threads gives the same placements a full rethread
@@ -39,10 +42,12 @@ class Placed:
     threads: set[str] = field(default_factory=set)  # thread keys now holding a changed one
     gone: set[str] = field(default_factory=set)  # thread keys that no longer exist
     full: bool = False  # the whole list was rethreaded
+    replies: bool = False  # placed as replies only: no thread of the same subject was read
 
 
 def _neighbourhood(store: Store, list_name: str, pending: list[Summary]) -> dict[int, Summary]:
-    """The pending messages and the stored ones threading them may move."""
+    """The pending messages and the stored ones their references tie them to (not yet the
+    threads that share their subject: see _as_replies)."""
     found: dict[int, Summary] = {s.num: s for s in pending}
     mids = {s.mid for s in pending}
     refs = {ref for s in pending for ref in s.references}
@@ -52,9 +57,40 @@ def _neighbourhood(store: Store, list_name: str, pending: list[Summary]) -> dict
     # never archived share its (empty) container.
     for s in store.summaries_referencing(list_name, mids | refs):
         found.setdefault(s.num, s)
-    for s in store.thread_starters_by_subject(list_name, {s.subject_base for s in pending}):
-        found.setdefault(s.num, s)
     return found
+
+
+def _as_replies(
+    store: Store, list_name: str, pending: list[Summary], subset: dict[int, Summary]
+) -> list[ThreadPlacement] | None:
+    """The placements when the pending messages only add replies to threads, else None.
+
+    The usual live message answers one already archived. Threading the threads its
+    references reach (whole threads: they are closed under the reference graph) then
+    places it; and if every pending message gets a parent while every stored message keeps
+    its thread, parent and depth, no thread gained or lost a root, so JWZ's subject
+    grouping, which only ever looks at roots, joins exactly what it joined before: the
+    threads that merely share the subject need not be read. (A list with many threads of
+    one subject, "[PATCH] fix typo", would otherwise read them all for every reply.)"""
+    keys = _thread_keys(subset)
+    for s in store.summaries_in_threads(list_name, keys):
+        subset.setdefault(s.num, s)
+    if len(subset) > LIMIT or _thread_keys(subset) - keys:
+        return None
+    placements = threads.thread(sorted(subset.values(), key=lambda s: s.num))
+    new = {s.num for s in pending}
+    for p in placements:
+        before = subset[p.num]
+        if p.num in new:
+            if p.parent_num is None:
+                return None
+        elif (before.thread_key, before.parent_num, before.depth) != (
+            p.thread_key,
+            p.parent_num,
+            p.depth,
+        ):
+            return None
+    return placements
 
 
 def _thread_keys(summaries: dict[int, Summary]) -> set[str]:
@@ -72,8 +108,14 @@ def place_pending(store: Store, list_name: str) -> Placed:
         if not pending:
             return placed
         subset = _neighbourhood(store, list_name, pending)
+        replies = dict(subset)
+        placements = _as_replies(store, list_name, pending, replies)
+        if placements is not None:
+            placed.replies = True
+            return _record(store, list_name, placed, replies, placements)
+        for s in store.thread_starters_by_subject(list_name, {s.subject_base for s in pending}):
+            subset.setdefault(s.num, s)
         keys: set[str] = set()
-        placements: list[ThreadPlacement] | None = None
         for _ in range(MAX_ROUNDS):
             more = _thread_keys(subset) - keys
             if more:
@@ -94,9 +136,20 @@ def place_pending(store: Store, list_name: str) -> Placed:
             placements = None
         if placements is None:
             return _place_all(store, list_name, placed)
-        old_keys = {s.thread_key for s in subset.values() if s.thread_key}
-        changes = [p for p in placements if _moved(subset[p.num], p)]
-        store.set_threads(list_name, changes)
+        return _record(store, list_name, placed, subset, placements)
+
+
+def _record(
+    store: Store,
+    list_name: str,
+    placed: Placed,
+    subset: dict[int, Summary],
+    placements: list[ThreadPlacement],
+) -> Placed:
+    """Store the placements of `subset` that changed; say what changed in `placed`."""
+    old_keys = {s.thread_key for s in subset.values() if s.thread_key}
+    changes = [p for p in placements if _moved(subset[p.num], p)]
+    store.set_threads(list_name, changes)
     placed.changed = [p.num for p in changes]
     placed.threads = {p.thread_key for p in changes}
     placed.gone = old_keys - {p.thread_key for p in placements}
