@@ -14,7 +14,7 @@ from piperarc import placing, threads
 from piperarc.deliver import prepare
 from piperarc.model import NewMessage
 from piperarc.sources.mbox import read_messages
-from piperarc.store import Store, open_store
+from piperarc.store import open_store
 from tests.conftest import corpus_path
 
 # Half of linux-man delivered one message at a time, in archive order: late parents,
@@ -22,46 +22,58 @@ from tests.conftest import corpus_path
 # about a minute of CPU: set this to 10_000 to check.)
 DELIVERED = 5000
 
+Placement = tuple[str, int | None, int, int]  # thread key, parent, depth, position
 
-def _placements(store: Store, name: str) -> dict[int, tuple[str, int | None, int, int]]:
-    return {
-        s.num: (s.thread_key, s.parent_num, s.depth, s.thread_pos) for s in store.summaries(name)
+
+def _linux_man(tmp_path: Path, count: int) -> list[NewMessage]:
+    """The first `count` messages of linux-man, parsed as delivery parses them."""
+    packed = corpus_path("lists", "linux-man-10k.mbox.xz")
+    mbox = tmp_path / "linux-man.mbox"
+    mbox.write_bytes(lzma.decompress(packed.read_bytes()))
+    return [prepare(mail) for mail in itertools.islice(read_messages(mbox, "mboxrd"), count)]
+
+
+@dataclasses.dataclass
+class _Delivered:
+    wrong: dict[int, tuple[Placement, Placement]]  # num: (placed one by one, by a full rethread)
+    full: int  # deliveries that rethreaded the whole list
+    replies: int  # deliveries placed as replies only
+
+
+def _deliver_one_by_one(mail: list[NewMessage]) -> _Delivered:
+    """Each message stored and placed on its own, then compared with one full rethread."""
+    # Threading is under test here, not durability: a database in memory, no fsync.
+    store = open_store(Path(":memory:"))
+    store.ensure_list("lm")
+    done = _Delivered({}, 0, 0)
+    for new in mail:
+        store.add_messages("lm", [new], 1_700_000_000)
+        placed = placing.place_pending(store, "lm")
+        done.full += placed.full
+        done.replies += placed.replies
+    incremental: dict[int, Placement] = {
+        s.num: (s.thread_key, s.parent_num, s.depth, s.thread_pos) for s in store.summaries("lm")
     }
+    expected: dict[int, Placement] = {
+        p.num: (p.thread_key, p.parent_num, p.depth, p.thread_pos)
+        for p in threads.thread(store.summaries("lm"))
+    }
+    store.close()
+    assert len(incremental) == len(expected) == len(mail)
+    done.wrong = {
+        n: (incremental[n], expected[n]) for n in expected if incremental[n] != expected[n]
+    }
+    return done
 
 
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_delivering_one_by_one_threads_the_list_as_one_import_does(tmp_path: Path) -> None:
-    packed = corpus_path("lists", "linux-man-10k.mbox.xz")
-    mbox = tmp_path / "linux-man.mbox"
-    mbox.write_bytes(lzma.decompress(packed.read_bytes()))
-    store = open_store(Path(":memory:"))
-    # Threading is under test here, not durability: a database in memory, no fsync.
-    store.ensure_list("lm")
-    full_fallbacks = as_replies = 0
-    for count, mail in enumerate(read_messages(mbox, "mboxrd")):
-        if count == DELIVERED:
-            break
-        store.add_messages("lm", [prepare(mail)], 1_700_000_000)
-        placed = placing.place_pending(store, "lm")
-        full_fallbacks += placed.full
-        as_replies += placed.replies
-    incremental = _placements(store, "lm")
-    expected = {
-        p.num: (p.thread_key, p.parent_num, p.depth, p.thread_pos)
-        for p in threads.thread(store.summaries("lm"))
-    }
-    store.close()
-    assert len(incremental) == DELIVERED
-    wrong = {
-        num: (incremental[num], expected[num])
-        for num in expected
-        if incremental[num] != expected[num]
-    }
-    assert not wrong, f"{len(wrong)} placed differently, e.g. {list(wrong.items())[:3]}"
-    assert full_fallbacks == 0
+    done = _deliver_one_by_one(_linux_man(tmp_path, DELIVERED))
+    assert not done.wrong, f"{len(done.wrong)} placed differently: {list(done.wrong.items())[:3]}"
+    assert done.full == 0
     # Most mail answers mail already there: placed without reading same-subject threads.
-    assert as_replies > DELIVERED // 2
+    assert done.replies > DELIVERED // 2
 
 
 def _copy(new: NewMessage, tag: str) -> NewMessage:
@@ -81,25 +93,9 @@ def _copy(new: NewMessage, tag: str) -> NewMessage:
 def test_delivering_in_random_order_threads_as_one_import_does(tmp_path: Path) -> None:
     # 800 messages and a copy of each under other Message-IDs, shuffled: replies before
     # their parents, threads that merge late, and many threads sharing each subject.
-    packed = corpus_path("lists", "linux-man-10k.mbox.xz")
-    mbox = tmp_path / "linux-man.mbox"
-    mbox.write_bytes(lzma.decompress(packed.read_bytes()))
-    originals = [prepare(mail) for mail in itertools.islice(read_messages(mbox, "mboxrd"), 800)]
+    originals = _linux_man(tmp_path, 800)
     mail = originals + [_copy(new, ".copy") for new in originals]
     random.Random(7).shuffle(mail)
-    store = open_store(Path(":memory:"))
-    store.ensure_list("lm")
-    as_replies = 0
-    for new in mail:
-        store.add_messages("lm", [new], 1_700_000_000)
-        as_replies += placing.place_pending(store, "lm").replies
-    incremental = _placements(store, "lm")
-    expected = {
-        p.num: (p.thread_key, p.parent_num, p.depth, p.thread_pos)
-        for p in threads.thread(store.summaries("lm"))
-    }
-    store.close()
-    assert len(incremental) == len(mail)
-    wrong = {n: (incremental[n], expected[n]) for n in expected if incremental[n] != expected[n]}
-    assert not wrong, f"{len(wrong)} placed differently, e.g. {list(wrong.items())[:3]}"
-    assert 0 < as_replies < len(mail)  # both ways of placing were taken
+    done = _deliver_one_by_one(mail)
+    assert not done.wrong, f"{len(done.wrong)} placed differently: {list(done.wrong.items())[:3]}"
+    assert 0 < done.replies < len(mail)  # both ways of placing were taken
