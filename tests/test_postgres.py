@@ -26,7 +26,13 @@ from piperarc.sources import RawMail
 from piperarc.sources.mbox import read_messages
 from piperarc.sources.sample import sample_mbox, sample_messages
 from piperarc.store import Store, open_store, postgres
-from piperarc.store.postgres import EXACT_UP_TO, MIGRATIONS, RANK_WINDOW, PostgresStore
+from piperarc.store.postgres import (
+    EXACT_ARCHIVE,
+    EXACT_UP_TO,
+    MIGRATIONS,
+    RANK_WINDOW,
+    PostgresStore,
+)
 from piperarc.web import create_app
 from tests.conftest import Run, cli, corpus_path, pg_schema
 
@@ -326,19 +332,20 @@ def _window_hits(store: Store, query: str, sort: str = "relevance") -> list[int]
 def test_past_the_counted_limit_postgresql_estimates_the_total_and_shows_the_same_hits(
     both: tuple[Store, Store], query: str
 ) -> None:
-    """Beyond PostgresStore.exact_up_to (by the planner's estimate) the total is the
-    estimate, said to be one, and the hits are the same messages in the same order."""
+    """Beyond PostgresStore.exact_up_to (by the planner's estimate; here also in a small
+    archive) the total is the estimate, said to be one, and the hits are the same
+    messages in the same order."""
     lite, pg = both
     assert isinstance(pg, PostgresStore)
     counted = search.run(pg, query)
     exact_hits = {sort: _window_hits(pg, query, sort) for sort in ("relevance", "date")}
-    pg.exact_up_to = 10
+    pg.exact_up_to, pg.exact_archive = 10, 0
     try:
         estimated = search.run(pg, query)
         for sort, hits in exact_hits.items():
             assert _window_hits(pg, query, sort) == hits
     finally:
-        pg.exact_up_to = EXACT_UP_TO
+        pg.exact_up_to, pg.exact_archive = EXACT_UP_TO, EXACT_ARCHIVE
     assert counted.total_exact and counted.total == search.run(lite, query).total
     if counted.total > RANK_WINDOW:  # the window is full: the rest is not looked at
         assert not estimated.total_exact
@@ -353,6 +360,7 @@ def test_an_estimated_total_says_so_on_the_page_in_the_api_and_in_the_cli(
     usrp_roots: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(postgres, "EXACT_UP_TO", 10)
+    monkeypatch.setattr(postgres, "EXACT_ARCHIVE", 0)
     root = usrp_roots[1]
     app = create_app(configlib.load(root))
 

@@ -145,9 +145,11 @@ MIGRATIONS: tuple[str, ...] = (
 _MIGRATION_LOCK = 0x70697065
 
 RANK_WINDOW = 1000  # as in the SQLite store: rank among the most recent matches only
-# Matches are counted exactly up to about this many (by the planner's estimate); beyond,
-# the total is that estimate (counting 700,000 matches reads 700,000 heap rows).
-EXACT_UP_TO = 10_000
+# Matches are counted exactly up to about this many (by the planner's estimate), and in an
+# index of up to EXACT_ARCHIVE messages always; beyond, the total is that estimate
+# (counting 700,000 matches reads 700,000 heap rows; 10,000 took 50-200 ms).
+EXACT_UP_TO = 2_000
+EXACT_ARCHIVE = 50_000
 # A query the planner expects in at least this share of the messages: its window is found
 # by reading the newest vectors in id order (the GIN index would hand over every match).
 SCAN_SHARE = 0.2
@@ -231,7 +233,7 @@ class PostgresStore:
         # lock_timeout 0 would mean "wait forever": at least a millisecond.
         self.busy_ms = max(1, round(busy_timeout * 1000))
         self._list_ids: dict[str, int] = {}
-        self.exact_up_to = EXACT_UP_TO
+        self.exact_up_to, self.exact_archive = EXACT_UP_TO, EXACT_ARCHIVE
         # The connection a writing() or reading() block holds, per thread: the web server's
         # threads share this store, each block its own connection.
         self._held = threading.local()
@@ -700,13 +702,14 @@ class PostgresStore:
         matches and whether that number is exact.
 
         The planner's estimate of the matches (from ANALYZE's word statistics) picks the
-        way: up to EXACT_UP_TO, every match is found through the GIN index and counted;
+        way: up to exact_up_to (or in a small archive), every match is found through the
+        GIN index and counted;
         beyond, only the newest messages are looked at and the total is the estimate.
         A word in most messages is found by reading the newest vectors one by one (the
         index would hand over every match); a rarer one by the index, limited to a range
         of the newest ids that grows until the window is full."""
         estimate, rows, newest = _search_stats(conn, match)
-        if estimate <= self.exact_up_to or newest is None:
+        if estimate <= self.exact_up_to or rows <= self.exact_archive or newest is None:
             conn.execute(_USE_INDEX)
             found = conn.execute(
                 "SELECT message_id, count(*) OVER () FROM search_index "
