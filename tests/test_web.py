@@ -446,8 +446,9 @@ def test_api_addresses_are_obfuscated_as_the_list_asks(built: Path, client: Clie
 
 def test_api_search_answers_total_and_results_in_the_documented_shape(client: Client) -> None:
     found = _api(client, "/api/search?q=s:salon&list=salon")
-    assert set(found) == {"total", "results"}
+    assert set(found) == {"total", "total_exact", "results"}
     assert found["total"] >= 1
+    assert found["total_exact"] is True  # counted, not estimated
     hit = found["results"][0]
     assert set(hit) == {"message_id", "list", "url", "subject", "from", "date", "snippet"}
     assert hit["list"] == "salon"

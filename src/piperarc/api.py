@@ -364,6 +364,11 @@ def openapi(title: str) -> dict[str, Any]:
         "SearchResults": _object(
             {
                 "total": _INT,
+                "total_exact": {
+                    "type": "boolean",
+                    "description": "False when total is an estimate (a very common query on "
+                    "a large PostgreSQL archive); the results are exact either way.",
+                },
                 "results": {
                     "type": "array",
                     "items": _object(

@@ -418,9 +418,16 @@ def search(
     modes = {lst.name: lst.obfuscate for lst in config.lists}
     found = [searchlib.hit_json(hit, modes.get(hit.list_name, "at")) for hit in results.hits]
     if as_json:
-        click.echo(json.dumps({"total": results.total, "results": found}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"total": results.total, "total_exact": results.total_exact, "results": found},
+                ensure_ascii=False,
+            )
+        )
         return
     matches = "1 message matches" if results.total == 1 else f"{results.total} messages match"
+    if not results.total_exact:
+        matches = f"about {matches}"
     click.echo(f"{matches} (page {page} of {results.pages})")
     for hit in found:
         click.echo(f"{hit['date'][:10]}  {hit['from']}  {hit['subject']}\n    {hit['url']}")

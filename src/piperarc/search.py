@@ -59,6 +59,7 @@ class Results:
     page: int
     per_page: int
     hits: list[SearchHit] = field(default_factory=list)
+    total_exact: bool = True  # False: `total` is an estimate (the hits are exact either way)
 
     @property
     def pages(self) -> int:
@@ -192,10 +193,10 @@ def run(
     parsed = parse_query(query, list_names or ())
     if not parsed.groups:
         raise QueryError("type some words to search for (see the search help for more)")
-    total, hits = store.search(
+    total, hits, exact = store.search(
         parsed, by_date=sort == "date", limit=per_page, offset=(page - 1) * per_page
     )
-    return Results(query, total, page, per_page, hits)
+    return Results(query, total, page, per_page, hits, exact)
 
 
 def snippet_html(snippet: str, mode: str) -> str:

@@ -343,6 +343,7 @@ class _App:
             "lst": None,
             "hits": [],
             "total": 0,
+            "total_exact": True,
             "page": 1,
             "pages": 1,
             "sort": "relevance",
@@ -363,7 +364,10 @@ class _App:
                     sort=sort,
                 )
                 context.update(
-                    total=results.total, pages=results.pages, hits=self._hits(results.hits)
+                    total=results.total,
+                    total_exact=results.total_exact,
+                    pages=results.pages,
+                    hits=self._hits(results.hits),
                 )
                 context["links"] = self._search_links(q, lst, page, sort, results.pages)
         except (QueryError, NotFoundError) as err:
@@ -512,7 +516,8 @@ class _App:
             doc["url"] = base + doc["url"]
             found.append(doc)
         return JSONResponse(
-            {"total": results.total, "results": found}, headers={"Cache-Control": "no-cache"}
+            {"total": results.total, "total_exact": results.total_exact, "results": found},
+            headers={"Cache-Control": "no-cache"},
         )
 
     def routes(self) -> list[Route]:

@@ -115,9 +115,10 @@ class Store(Protocol):
 
     def search(
         self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
-    ) -> tuple[int, list[SearchHit]]:
-        """(total, one page of hits): ranked by relevance (or newest first when `by_date`
-        or when the query has no words). Raises QueryError if the backend rejects it."""
+    ) -> tuple[int, list[SearchHit], bool]:
+        """(total, one page of hits, whether the total is exact): ranked by relevance (or
+        newest first when `by_date` or when the query has no words). A backend may estimate
+        a large total rather than count it. Raises QueryError if the backend rejects it."""
 
     # -- reads --
     def list_names(self) -> list[str]:

@@ -367,12 +367,12 @@ class SQLiteStore:
 
     def search(
         self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
-    ) -> tuple[int, list[SearchHit]]:
+    ) -> tuple[int, list[SearchHit], bool]:
         match = " AND ".join(
             "(" + " OR ".join(_fts_term(t) for t in group) + ")" for group in query.groups
         )
         if not match:
-            return 0, []
+            return 0, [], True
         if query.excluded:
             match = f"({match}) NOT ({' OR '.join(_fts_term(t) for t in query.excluded)})"
         try:
@@ -402,7 +402,7 @@ class SQLiteStore:
                 )
             ]
             if not ids:
-                return total, []
+                return total, [], True
             # Snippets for this page only, found by rowid (SQLite would otherwise make one
             # for every match before sorting).
             # From the text (column 2): the subject is on the result already; a text
@@ -421,7 +421,7 @@ class SQLiteStore:
             if "fts5" in str(err) or "syntax" in str(err):
                 raise QueryError(f"cannot search for that: {err}") from err
             raise StoreError(f"cannot search: {err}", self.path) from err
-        return total, [_hit(found[i]) for i in ids if i in found]
+        return total, [_hit(found[i]) for i in ids if i in found], True
 
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         list_id = self._list_id(list_name)
