@@ -180,11 +180,13 @@ class TreeSampler:
 def settle() -> None:
     """Flush what earlier phases wrote before the next one is timed (untimed).
 
-    On this machine's ext4 (mounted with `discard`), creating files soon after a big
-    deletion, or behind a few hundred MB of dirty pages, is up to ten times slower: 10,000
-    small files took 0.4-0.6 s on a settled disk and 4-8 s just after `rm -rf` of a built
-    site. So no run's output is deleted until every run is done, and each phase starts
-    after a sync: each tool is timed on a settled disk, not on the previous run's debris."""
+    On this machine's ext4, creating files soon after a big deletion, or behind a few
+    hundred MB of dirty pages, is up to ten times slower: 10,000 small files took 0.4-0.6 s
+    on a settled disk and 4-8 s just after `rm -rf` of a built site (a build's system time
+    went from 2.3 s to 7-8 s for minutes after a large deletion; why, not found: the disk's
+    discards complete at once). So no run's output is deleted until every run is done, and
+    each phase starts after a sync: each tool is timed on a settled disk, not on the
+    previous run's debris. Run the bench minutes after any large deletion."""
     os.sync()
 
 
