@@ -36,9 +36,12 @@ from hypothesis.errors import HypothesisWarning
 from piperarc import mid, parse
 from piperarc.config import ListConfig
 from piperarc.deliver import digest_of
-from piperarc.model import StoredMessage, Summary
+from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages
 from piperarc.sources import read_source
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.storedmail import as_stored
 
 ROOT = Path(__file__).resolve().parents[1]
 EDGE = ROOT.parent / "shared" / "corpus" / "edge"
@@ -291,39 +294,12 @@ class Fuzzer:
         parse.parse(raw, digest, fast=False)  # the full parser too, whatever the fast path does
         parsed = parse.parse(raw, digest)
         key = mid.url_key(parsed.mid)
-        date = parsed.date_utc if parsed.date_utc is not None else 0
-        msg = StoredMessage(
-            list_name=LIST.name,
-            num=1,
-            key=key,
-            mid=parsed.mid,
-            mid_synthetic=parsed.mid_synthetic,
-            date_utc=date,
-            tz_offset=parsed.tz_offset or 0,
-            date_source=parsed.date_source,
-            from_name=parsed.from_name,
-            from_addr=parsed.from_addr,
-            subject=parsed.subject,
-            subject_base=parsed.subject_base,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            body_text=parsed.body_text,
-            has_attachments=bool(parsed.attachments),
-            damage=parsed.damage,
-            digest=digest,
-            size=len(raw),
-            envelope=None,
-            archived_at=0,
-            thread_key=key,
-            parent_num=None,
-            depth=0,
-            thread_pos=0,
-        )
+        msg = as_stored(parsed, raw, digest, list_name=LIST.name, num=1, key=key)
         summary = Summary(
             num=1,
             key=key,
             mid=parsed.mid,
-            date_utc=date,
+            date_utc=msg.date_utc,
             tz_offset=msg.tz_offset,
             from_name=msg.from_name,
             from_addr=msg.from_addr,

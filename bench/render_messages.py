@@ -15,6 +15,7 @@ import hashlib
 import lzma
 import mailbox
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,9 @@ from piperarc import parse
 from piperarc.config import ListConfig
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, Pages
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.storedmail import as_stored
 
 DEFAULT_MBOX = Path("/work/shared/corpus/lists/linux-man-10k.mbox.xz")
 
@@ -42,33 +46,7 @@ def read(path: Path, limit: int) -> list[bytes]:
 def stored(num: int, raw: bytes) -> StoredMessage:
     digest = hashlib.sha256(raw).hexdigest()
     p = parse.parse(raw, digest)
-    return StoredMessage(
-        list_name="bench",
-        num=num,
-        key=f"k{num:015d}",
-        mid=p.mid,
-        mid_synthetic=p.mid_synthetic,
-        date_utc=p.date_utc or 0,
-        tz_offset=p.tz_offset or 0,
-        date_source=p.date_source,
-        from_name=p.from_name,
-        from_addr=p.from_addr,
-        subject=p.subject,
-        subject_base=p.subject_base,
-        in_reply_to=p.in_reply_to,
-        references=p.references,
-        body_text=p.body_text,
-        has_attachments=bool(p.attachments),
-        damage=p.damage,
-        digest=digest,
-        size=len(raw),
-        envelope=None,
-        archived_at=0,
-        thread_key=f"k{num:015d}",
-        parent_num=None,
-        depth=0,
-        thread_pos=0,
-    )
+    return as_stored(p, raw, digest, list_name="bench", num=num, key=f"k{num:015d}")
 
 
 def summary(msg: StoredMessage) -> Summary:

@@ -21,6 +21,7 @@ from piperarc.config import ListConfig
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, MessagePage, Pages, attachments_of
 from tests.conftest import corpus_path
+from tests.storedmail import as_stored
 
 MAIL = Path(__file__).parent / "mail"
 SALON = ListConfig(name="salon", title="The Salon", obfuscate="at")
@@ -31,33 +32,7 @@ def stored(raw: bytes) -> StoredMessage:
     """`raw` as the store would hold it after import (message 1 of list salon)."""
     digest = hashlib.sha256(raw).hexdigest()
     p = parse.parse(raw, digest)
-    return StoredMessage(
-        list_name="salon",
-        num=1,
-        key="k" * 16,
-        mid=p.mid,
-        mid_synthetic=p.mid_synthetic,
-        date_utc=p.date_utc or 0,
-        tz_offset=p.tz_offset or 0,
-        date_source=p.date_source,
-        from_name=p.from_name,
-        from_addr=p.from_addr,
-        subject=p.subject,
-        subject_base=p.subject_base,
-        in_reply_to=p.in_reply_to,
-        references=p.references,
-        body_text=p.body_text,
-        has_attachments=bool(p.attachments),
-        damage=p.damage,
-        digest=digest,
-        size=len(raw),
-        envelope=None,
-        archived_at=0,
-        thread_key="k" * 16,
-        parent_num=None,
-        depth=0,
-        thread_pos=0,
-    )
+    return as_stored(p, raw, digest, list_name="salon", num=1, key="k" * 16)
 
 
 @functools.cache
