@@ -21,7 +21,6 @@ import posixpath
 import re
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -99,41 +98,50 @@ def atom(
     """The Atom document of `feed` with an entry per message, newest first.
 
     `base_url` (ending in "/") makes every link absolute; without it links are relative
-    to the feed's own location. An empty feed is dated 1970-01-01 (it has no news)."""
+    to the feed's own location. An empty feed is dated 1970-01-01 (it has no news).
+    Written as text (a build writes a feed per thread): what ElementTree.tostring would
+    write for the same elements, byte for byte."""
     ordered = sorted(messages, key=lambda m: (m.date_utc, m.num), reverse=True)
+    folder = posixpath.dirname(feed.path)
 
     def href(target: str) -> str:
         if base_url:
             return base_url + target
-        return posixpath.relpath(target, posixpath.dirname(feed.path))
+        return posixpath.relpath(target, folder)
 
-    # Unqualified names under a literal xmlns: ElementTree cannot write a default namespace
-    # with unqualified attributes (href, rel), which Atom's are.
-    root = ET.Element("feed", {"xmlns": ATOM})
-    _text(root, "id", feed.feed_id)
-    _text(root, "title", feed.title)
-    if lst.description:
-        _text(root, "subtitle", lst.description)
-    _text(root, "updated", _date(ordered[0].date_utc if ordered else 0))
-    _link(root, "self", href(feed.path), "application/atom+xml")
-    _link(root, "alternate", href(feed.page), "text/html")
-    ET.SubElement(root, "generator").text = "piperarc"
+    out = [
+        "<?xml version='1.0' encoding='utf-8'?>\n",
+        f'<feed xmlns="{ATOM}">',
+        _element("id", feed.feed_id),
+        _element("title", feed.title),
+        _element("subtitle", lst.description) if lst.description else "",
+        _element("updated", _date(ordered[0].date_utc if ordered else 0)),
+        _link("self", href(feed.path), "application/atom+xml"),
+        _link("alternate", href(feed.page), "text/html"),
+        "<generator>piperarc</generator>",
+    ]
     for msg in ordered:
-        entry = ET.SubElement(root, "entry")
-        _text(entry, "id", entry_id(msg))
-        _text(entry, "title", obfuscate(msg.subject or "(no subject)", lst.obfuscate))
-        _text(entry, "published", _date(msg.date_utc))
-        _text(entry, "updated", _date(msg.date_utc))
-        author = ET.SubElement(entry, "author")
+        date = _element("published", _date(msg.date_utc))
         name = msg.from_name or msg.from_addr or "(unknown sender)"
-        _text(author, "name", obfuscate(name, lst.obfuscate))
-        if lst.obfuscate == "none" and msg.from_addr:
-            _text(author, "email", msg.from_addr)
-        _link(entry, "alternate", href(urls.message(lst.name, msg.key)), "text/html")
-        content = _text(entry, "content", obfuscate(_excerpt(msg.body_text), lst.obfuscate))
-        content.set("type", "text")
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document
+        email = (
+            _element("email", msg.from_addr) if lst.obfuscate == "none" and msg.from_addr else ""
+        )
+        content = _text(obfuscate(_excerpt(msg.body_text), lst.obfuscate))
+        out.append(
+            f"<entry>{_element('id', entry_id(msg))}"
+            f"{_element('title', obfuscate(msg.subject or '(no subject)', lst.obfuscate))}"
+            f"{date}{date.replace('published>', 'updated>')}"
+            f"<author>{_element('name', obfuscate(name, lst.obfuscate))}{email}</author>"
+            f"{_link('alternate', href(urls.message(lst.name, msg.key)), 'text/html')}"
+            + (
+                f'<content type="text">{content}</content>'
+                if content
+                else '<content type="text" />'
+            )
+            + "</entry>"
+        )
+    out.append("</feed>")
+    return "".join(out).encode("utf-8", "xmlcharrefreplace")  # as ElementTree writes
 
 
 def _excerpt(text: str) -> str:
@@ -154,14 +162,38 @@ def _urn(name: str) -> str:
     return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _text(parent: ET.Element, name: str, value: str) -> ET.Element:
-    element = ET.SubElement(parent, name)
-    element.text = _NOT_XML.sub("\ufffd", value)
-    return element
+def _text(value: str) -> str:
+    """`value` as XML character data (escaped as ElementTree escapes text)."""
+    value = _NOT_XML.sub("\ufffd", value)
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
 
 
-def _link(parent: ET.Element, rel: str, href: str, media_type: str) -> None:
-    ET.SubElement(parent, "link", {"rel": rel, "href": href, "type": media_type})
+def _element(name: str, value: str) -> str:
+    text = _text(value)
+    return f"<{name}>{text}</{name}>" if text else f"<{name} />"
+
+
+def _attribute(value: str) -> str:
+    """`value` as an attribute value (escaped as ElementTree escapes attributes)."""
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+        .replace("\n", "&#10;")
+        .replace("\t", "&#09;")
+    )
+
+
+def _link(rel: str, href: str, media_type: str) -> str:
+    return f'<link rel="{rel}" href="{_attribute(href)}" type="{media_type}" />'
 
 
 def _date(date_utc: int) -> str:
