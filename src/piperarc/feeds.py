@@ -103,10 +103,16 @@ def atom(
     write for the same elements, byte for byte."""
     ordered = sorted(messages, key=lambda m: (m.date_utc, m.num), reverse=True)
     folder = posixpath.dirname(feed.path)
+    message_folder = posixpath.dirname(urls.message(lst.name, "k"))
+    # Every entry links a page in one folder: its way there is found once.
+    to_messages = posixpath.relpath(message_folder, folder) + "/"
+    to_messages = "" if to_messages == "./" else to_messages
 
     def href(target: str) -> str:
         if base_url:
             return base_url + target
+        if posixpath.dirname(target) == message_folder:
+            return to_messages + posixpath.basename(target)
         return posixpath.relpath(target, folder)
 
     out = [

@@ -19,6 +19,9 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship in the package: no need to stat base.html at every page that
+        # extends it (a build renders two templates a message).
+        auto_reload=False,
     )
     env.globals["urls"] = urls
     env.filters["obfuscate"] = text.obfuscate
