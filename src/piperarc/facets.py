@@ -24,8 +24,8 @@ def message_tokens(
     list_name: str, date_utc: int, has_attachments: bool, is_root: bool = False
 ) -> str:
     """The facet tokens of one message."""
-    day = datetime.fromtimestamp(date_utc, UTC)
-    tokens = [list_token(list_name), f"d{day:%Y%m%d}", f"m{day:%Y%m}", f"y{day:%Y}"]
+    ymd = f"{datetime.fromtimestamp(date_utc, UTC):%Y%m%d}"  # formatted once: an import
+    tokens = [list_token(list_name), f"d{ymd}", f"m{ymd[:-2]}", f"y{ymd[:-4]}"]  # does 10k/s
     if has_attachments:
         tokens.append(ATTACHMENT)
     if is_root:

@@ -73,4 +73,5 @@ def url_key(mid: str) -> str:
     (including case-insensitive ones) and in every URL.
     """
     digest = hashlib.sha1(mid.encode("utf-8", "surrogateescape")).digest()
-    return base64.b32encode(digest).decode("ascii")[:16].lower()
+    # Base32 writes 5 bytes as 8 characters: the first 10 bytes are the first 16.
+    return base64.b32encode(digest[:10]).decode("ascii").lower()
