@@ -13,10 +13,14 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from piperarc import deliver
+from piperarc.errors import StoreError
 from piperarc.model import NewMessage, SearchQuery, SearchTerm
 from piperarc.sources import RawMail
 from piperarc.store import SQLiteStore, open_store
+from piperarc.store import sqlite as sqlite_store
 from piperarc.store.sqlite import MIGRATIONS, MOVED_INDEX, PARALLEL_INDEX, index_path
 
 
@@ -38,6 +42,15 @@ def _search(store: SQLiteStore, word: str) -> tuple[int, list[int]]:
     return total, sorted(h.num for h in hits)
 
 
+def _store_at(database: Path, *batches: list[NewMessage]) -> None:
+    """An archive file at `database` holding `batches`, each added in one call."""
+    store = open_store(database)
+    store.ensure_list("salon")
+    for batch in batches:
+        store.add_messages("salon", batch, 0)
+    store.close()
+
+
 def _index_rows(database: Path) -> list[tuple[object, ...]]:
     with closing(sqlite3.connect(index_path(database))) as db:
         return db.execute("SELECT rowid, * FROM search_index ORDER BY rowid").fetchall()
@@ -47,10 +60,7 @@ def test_the_index_is_a_file_beside_the_archive_holding_one_entry_per_message(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "archive.sqlite3"
-    store = open_store(database)
-    store.ensure_list("salon")
-    store.add_messages("salon", [_new(_mail(n)) for n in range(3)], 0)
-    store.close()
+    _store_at(database, [_new(_mail(n)) for n in range(3)])
     assert index_path(database) == tmp_path / "archive-search.sqlite3"
     assert [row[0] for row in _index_rows(database)] == [1, 2, 3]
     with closing(sqlite3.connect(database)) as db:
@@ -63,17 +73,26 @@ def test_a_batch_indexed_by_the_thread_matches_one_indexed_message_by_message(
     mails = [_new(_mail(n, "ferret" if n % 3 == 0 else "")) for n in range(PARALLEL_INDEX + 8)]
     together = tmp_path / "together.sqlite3"
     apart = tmp_path / "apart.sqlite3"
-    store = open_store(together)
-    store.ensure_list("salon")
-    store.add_messages("salon", mails, 0)  # one batch: a thread writes the index
-    store.close()
-    store = open_store(apart)
-    store.ensure_list("salon")
-    for mail in mails:
-        store.add_messages("salon", [mail], 0)  # written at once, one by one
-    store.close()
+    _store_at(together, mails)  # one batch: a thread writes the index
+    _store_at(apart, *([mail] for mail in mails))  # written at once, one by one
     assert _index_rows(together) == _index_rows(apart)
     assert len(_index_rows(together)) == len(mails)
+
+
+def test_a_batch_whose_index_cannot_be_written_is_not_stored_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "archive.sqlite3"
+    store = open_store(database)
+    store.ensure_list("salon")
+    # The indexing thread's statement fails (as a full disk or a broken index would).
+    monkeypatch.setattr(sqlite_store, "_INDEX_INSERT", "INSERT INTO no_such_table VALUES (?)")
+    with pytest.raises(StoreError, match="cannot store messages"):
+        store.add_messages("salon", [_new(_mail(n)) for n in range(PARALLEL_INDEX)], 0)
+    store.close()
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+    assert _index_rows(database) == []
 
 
 def test_an_entry_left_by_a_crash_between_the_two_commits_goes_at_the_next_write(
@@ -101,10 +120,7 @@ def test_an_archive_from_before_the_index_file_gets_its_index_moved_into_one(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "archive.sqlite3"
-    store = open_store(database)
-    store.ensure_list("salon")
-    store.add_messages("salon", [_new(_mail(n, "otter" if n == 2 else "")) for n in range(4)], 0)
-    store.close()
+    _store_at(database, [_new(_mail(n, "otter" if n == 2 else "")) for n in range(4)])
     rows = _index_rows(database)
     # Made as the schema before the move had it: the index inside the archive file.
     with closing(sqlite3.connect(database)) as db:

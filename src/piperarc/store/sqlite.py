@@ -141,10 +141,14 @@ _INDEX_INSERT = f"INSERT INTO search_index (rowid, {_INDEX_COLUMNS}) VALUES (?,?
 # are stored (both write to SQLite, which lets go of the GIL while it works).
 PARALLEL_INDEX = 32
 IndexRow = tuple[int, str, str, str, str, str, str]
+_IN_MEMORY = ":memory:"  # SQLite's name for a database that only this connection sees
 
 
 def index_path(database: Path) -> Path:
-    """The search index file beside the archive file `database`."""
+    """The search index file beside the archive file `database` (in memory beside one
+    in memory)."""
+    if str(database) == _IN_MEMORY:
+        return database
     return database.with_name(f"{database.stem}-search{database.suffix}")
 
 
@@ -277,6 +281,8 @@ class SQLiteStore:
         """Copy the search index of an archive from before schema 5 into the index file
         (its migration then drops it from the archive file). Run again after a crash, it
         copies again."""
+        if self.db.execute("SELECT 1 FROM main.search_index LIMIT 1").fetchone() is None:
+            return  # nothing to move (a new archive goes through every migration)
         self.db.execute("ATTACH DATABASE ? AS moving", (str(self.index_path),))
         try:
             self.db.execute("BEGIN IMMEDIATE")
@@ -305,6 +311,8 @@ class SQLiteStore:
 
     def _searching(self) -> sqlite3.Connection:
         """A connection that sees the messages and their index together (read only)."""
+        if str(self.path) == _IN_MEMORY:
+            raise StoreError("an archive kept in memory cannot be searched", self.path)
         if self._search_db is None:
             db = sqlite3.connect(
                 _uri(self.path, "ro"), uri=True, isolation_level=None, check_same_thread=False
