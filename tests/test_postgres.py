@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -353,6 +354,33 @@ def test_past_the_counted_limit_postgresql_estimates_the_total_and_shows_the_sam
     else:  # every message was looked at, so the count is exact after all
         assert estimated.total_exact and estimated.total == counted.total
     assert set(exact_hits["relevance"]) == set(_window_hits(lite, query))
+
+
+@pytest.mark.corpus
+def test_a_window_rarer_than_estimated_is_read_in_ever_larger_ranges_with_the_same_hits(
+    both: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner estimates a phrase as if its words could be anywhere in a message, so
+    the newest range of ids may hold few of its matches: older ranges, each larger, are
+    read until the window is full. Here a small window and an estimate eight times too
+    high make it take several ranges; the window holds the same messages as when every
+    match is counted."""
+    _, pg = both
+    assert isinstance(pg, PostgresStore)
+    monkeypatch.setattr(postgres, "RANK_WINDOW", 20)
+    counted = {sort: _window_hits(pg, "octoclock", sort) for sort in ("relevance", "date")}
+    real = postgres._search_stats
+
+    def overestimated(conn: psycopg.Connection[Any], match: str) -> tuple[int, int, int | None]:
+        estimate, rows, newest = real(conn, match)
+        return max(estimate, rows // 8), rows, newest  # under SCAN_SHARE: ranges of the index
+
+    monkeypatch.setattr(postgres, "_search_stats", overestimated)
+    monkeypatch.setattr(pg, "exact_up_to", 10)
+    monkeypatch.setattr(pg, "exact_archive", 0)
+    for sort, hits in counted.items():
+        assert len(hits) == 20
+        assert _window_hits(pg, "octoclock", sort) == hits
 
 
 @pytest.mark.corpus

@@ -153,6 +153,7 @@ EXACT_ARCHIVE = 50_000
 # A query the planner expects in at least this share of the messages: its window is found
 # by reading the newest vectors in id order (the GIN index would hand over every match).
 SCAN_SHARE = 0.2
+RANGE_GROWTH = 4  # how much older each range of ids a window is looked for in (_window)
 # Per search (transaction): no JIT (it compiles for longer than these queries run), room
 # for exact bitmaps, no parallel workers, and never a sequential scan of the vectors.
 _SEARCH_SETTINGS = (
@@ -742,8 +743,12 @@ class PostgresStore:
             high = row[0] + 1
         conn.execute(_USE_INDEX)
         # The newest `span` ids first (the index's matches ANDed with that range), then,
-        # if the window is not full yet, all older ones.
-        for low in (high - span, 0):
+        # while the window is not full, ranges of older ids, each GROWTH times the last.
+        # The estimate can be far too high (a phrase is estimated as if its words could be
+        # anywhere in a message), and every match the index hands over in a range is
+        # checked against its vector: the whole rest at once could be 20,000 checks.
+        while True:
+            low = max(high - span, 0)
             ids += [
                 r[0]
                 for r in conn.execute(
@@ -754,8 +759,9 @@ class PostgresStore:
             ]
             if len(ids) == RANK_WINDOW:
                 return ids, max(estimate, RANK_WINDOW), False
-            high = low
-        return ids, len(ids), True  # every message was looked at
+            if low == 0:
+                return ids, len(ids), True  # every message was looked at
+            high, span = low, span * RANGE_GROWTH
 
     # -- reads --
     def list_names(self) -> list[str]:
