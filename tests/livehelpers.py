@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
+from starlette.types import ASGIApp
 
 PIPERARC = str(Path(sys.executable).parent / "piperarc")
 
@@ -41,3 +45,14 @@ def message(n: int, tag: str = "m", parent: int | None = None) -> bytes:
         f"Message-ID: <{tag}{n}@test.example>\n{reply}"
         f"Date: Mon, {1 + n % 28} Jan 2024 10:{n % 60:02d}:00 +0000\n\nMessage body {tag}{n}.\n"
     ).encode()
+
+
+def asgi_get(app: ASGIApp, path: str) -> httpx.Response:
+    """GET `path` from the web app in this process, as `serve` would answer it."""
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path)
+
+    return asyncio.run(get())

@@ -3,7 +3,6 @@ page by page (the same pages a full build writes)."""
 
 from __future__ import annotations
 
-import asyncio
 import filecmp
 import gzip
 import re
@@ -16,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from piperarc import config as configlib
@@ -27,6 +25,7 @@ from piperarc.sources.sample import sample_messages
 from piperarc.store import open_store
 from piperarc.web import create_app
 from tests.conftest import Run
+from tests.livehelpers import asgi_get
 
 REPLY = (
     b"From: Ada <ada@example.org>\nTo: salon@example.org\nSubject: Re: Welcome\n"
@@ -220,23 +219,17 @@ def test_serve_shows_a_message_delivered_by_another_process_at_once(
 ) -> None:
     run("deliver", "--archive", archive, "--list", "salon", input=sample_messages()[0])
     app = create_app(configlib.load(archive))
-
-    async def get(path: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get(path)
-
     try:
-        before = asyncio.run(get("/salon/index.html"))
+        before = asgi_get(app, "/salon/index.html")
         assert before.status_code == 200
         parent = sample_messages()[0].split(b"Message-ID: <", 1)[1].split(b">", 1)[0]
         result = run("deliver", "--archive", archive, "--list", "salon", input=REPLY % parent)
         assert result.exit_code == 0
-        found = asyncio.run(get("/mid/live-reply@example.org"))
+        found = asgi_get(app, "/mid/live-reply@example.org")
         assert found.status_code in (301, 302, 303, 307, 308)
-        page = asyncio.run(get(found.headers["location"].split("http://test")[-1]))
+        page = asgi_get(app, found.headers["location"].split("http://test")[-1])
         assert "A reply delivered live." in page.text
-        assert asyncio.run(get("/salon/index.html")).text != before.text
+        assert asgi_get(app, "/salon/index.html").text != before.text
     finally:
         app.state.archive.close()
 

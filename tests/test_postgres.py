@@ -4,7 +4,6 @@ on both backends through the parametrized fixtures in conftest.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import lzma
 import re
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -36,6 +34,7 @@ from piperarc.store.postgres import (
 )
 from piperarc.web import create_app
 from tests.conftest import Run, cli, corpus_path, pg_schema
+from tests.livehelpers import asgi_get
 
 IMPORTERS = 4
 
@@ -391,16 +390,10 @@ def test_an_estimated_total_says_so_on_the_page_in_the_api_and_in_the_cli(
     monkeypatch.setattr(postgres, "EXACT_ARCHIVE", 0)
     root = usrp_roots[1]
     app = create_app(configlib.load(root))
-
-    async def fetch(path: str) -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get(path)
-
     try:
-        api = asyncio.run(fetch("/api/search?q=uhd")).json()
-        page = asyncio.run(fetch("/search.html?q=uhd")).text
-        rare = asyncio.run(fetch("/api/search?q=s:b210")).json()
+        api = asgi_get(app, "/api/search?q=uhd").json()
+        page = asgi_get(app, "/search.html?q=uhd").text
+        rare = asgi_get(app, "/api/search?q=s:b210").json()
     finally:
         app.state.archive.close()
     assert api["total_exact"] is False and api["total"] > RANK_WINDOW
