@@ -127,24 +127,19 @@ def atom(
         "<generator>piperarc</generator>",
     ]
     for msg in ordered:
-        date = _element("published", _date(msg.date_utc))
+        date = _date(msg.date_utc)
         name = msg.from_name or msg.from_addr or "(unknown sender)"
         email = (
             _element("email", msg.from_addr) if lst.obfuscate == "none" and msg.from_addr else ""
         )
-        content = _text(obfuscate(_excerpt(msg.body_text), lst.obfuscate))
+        content = obfuscate(_excerpt(msg.body_text), lst.obfuscate)
         out.append(
             f"<entry>{_element('id', entry_id(msg))}"
             f"{_element('title', obfuscate(msg.subject or '(no subject)', lst.obfuscate))}"
-            f"{date}{date.replace('published>', 'updated>')}"
+            f"{_element('published', date)}{_element('updated', date)}"
             f"<author>{_element('name', obfuscate(name, lst.obfuscate))}{email}</author>"
             f"{_link('alternate', href(urls.message(lst.name, msg.key)), 'text/html')}"
-            + (
-                f'<content type="text">{content}</content>'
-                if content
-                else '<content type="text" />'
-            )
-            + "</entry>"
+            f"{_element('content', content, _TEXT_TYPE)}</entry>"
         )
     out.append("</feed>")
     return "".join(out).encode("utf-8", "xmlcharrefreplace")  # as ElementTree writes
@@ -180,9 +175,12 @@ def _text(value: str) -> str:
     return value
 
 
-def _element(name: str, value: str) -> str:
+_TEXT_TYPE = ' type="text"'  # an Atom text construct's attribute, as _element writes it
+
+
+def _element(name: str, value: str, attributes: str = "") -> str:
     text = _text(value)
-    return f"<{name}>{text}</{name}>" if text else f"<{name} />"
+    return f"<{name}{attributes}>{text}</{name}>" if text else f"<{name}{attributes} />"
 
 
 def _attribute(value: str) -> str:
