@@ -45,7 +45,7 @@ SELECT id + %(shift)s, list_id, num + %(renumber)s, key || %(tag)s, mid || %(tag
 FROM messages WHERE id <= %(base)s;
 INSERT INTO contents SELECT message_id + %(shift)s, raw, body_text, snippet_text
 FROM contents WHERE message_id <= %(base)s;
-INSERT INTO search_index SELECT message_id + %(shift)s, doc
+INSERT INTO search_index (message_id, doc, paired) SELECT message_id + %(shift)s, doc, paired
 FROM search_index WHERE message_id <= %(base)s;
 """
 

@@ -20,11 +20,11 @@ from piperarc import config as configlib
 from piperarc import placing, search, threads
 from piperarc.deliver import prepare
 from piperarc.errors import StoreError
-from piperarc.model import StoredMessage
+from piperarc.model import IndexText, StoredMessage
 from piperarc.sources import RawMail
 from piperarc.sources.mbox import read_messages
 from piperarc.sources.sample import sample_mbox, sample_messages
-from piperarc.store import Store, open_store, postgres
+from piperarc.store import Store, open_store, pgtext, postgres
 from piperarc.store.postgres import (
     EXACT_ARCHIVE,
     EXACT_UP_TO,
@@ -258,6 +258,14 @@ QUERIES = [
     '"python api"',
     "dpdk*",
     "frequency -s:frequency",
+    # Phrases, which PostgreSQL narrows down by their word pairs (pgtext.pair)
+    '"set the sample rate"',
+    'b:"sample rate"',
+    's:"sample rate" OR s:"python api"',
+    'f:"marcus müller" "sample rate"',
+    "set-the-sample-ra*",
+    'uhd -"sample rate"',
+    '"rate sample"',
 ]
 
 
@@ -413,6 +421,126 @@ def test_postgresql_snippets_mark_the_words_found(both: tuple[Store, Store]) -> 
     assert any("\ue000" in h.snippet for h in hits)
 
 
+# -- phrases narrowed down by word pairs -------------------------------------------------
+
+
+def _pair_lexemes(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM search_index, unnest(doc) u WHERE u.lexeme LIKE %s",
+        (pgtext.PAIR_MARK + "%",),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_an_archive_indexed_before_word_pairs_finds_its_phrases_until_and_after_reindex(
+    run: Run, tmp_path: Path, pg_url: str
+) -> None:
+    """Vectors written before schema 4 have no pair lexemes, so asking for a phrase's pairs
+    would find nothing there: the store asks for them only once no such vector is left,
+    which `piperarc reindex` makes so. A reader opened before the upgrade never asks."""
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon", "--db", pg_url)
+    mbox = tmp_path / "salon.mbox"
+    mbox.write_bytes(sample_mbox())
+    run("import", "--archive", root, "--list", "salon", mbox)
+    phrase = search.parse_query('"priority scheduler"')
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert _pair_lexemes(conn) > 0
+        conn.execute(  # back to schema 3: no pairs, no paired column
+            "UPDATE search_index SET doc = ts_delete(doc, (SELECT coalesce(array_agg(lexeme), "
+            "'{}') FROM unnest(doc) WHERE lexeme LIKE %s))",
+            (pgtext.PAIR_MARK + "%",),
+        )
+        conn.execute("ALTER TABLE search_index DROP COLUMN paired")
+        conn.execute("UPDATE schema_version SET version = 3")
+        assert _pair_lexemes(conn) == 0
+        with_pairs = pgtext.match_query(phrase, pairs=True)
+        found = conn.execute(
+            "SELECT count(*) FROM search_index WHERE doc @@ %s::tsquery", (with_pairs,)
+        ).fetchone()
+        assert found == (0,)  # why the store must not ask for pairs yet
+    reader = open_store(pg_url, readonly=True)  # a `serve` started before the upgrade
+    upgraded = open_store(pg_url)  # schema 4: every vector not paired
+    try:
+        for store in (reader, upgraded):
+            assert search.run(store, '"priority scheduler"').total == 4
+        assert run("reindex", "--archive", root).exit_code == 0
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            unpaired = conn.execute("SELECT count(*) FROM search_index WHERE NOT paired")
+            assert unpaired.fetchone() == (0,)
+            assert _pair_lexemes(conn) > 0
+        for store in (reader, upgraded):
+            assert search.run(store, '"priority scheduler"').total == 4
+            assert search.run(store, '"scheduler priority"').total == 0
+    finally:
+        reader.close()
+        upgraded.close()
+
+
+def test_every_two_adjacent_words_of_a_column_make_a_pair_and_no_others() -> None:
+    text = IndexText(
+        subject="Apollo guidance",
+        sender="Margaret Hamilton",
+        body="executive overflow",
+        quoted="priority displays",
+        files="apollo-report.pdf",
+    )
+    pairs = re.findall(f"'{pgtext.PAIR_MARK}([^']*)'", pgtext.vector(text, ""))
+    # Not "guidance margaret" (two columns), nor "apollo report" (file names are only
+    # searched by their marked words).
+    assert sorted(pairs) == [
+        "apollo guidance",
+        "executive overflow",
+        "margaret hamilton",
+        "priority displays",
+    ]
+
+
+_LEXEME = re.compile(r"'([^']*)'(:[^ ]*)?")  # a lexeme of tsvector text, and its positions
+
+
+def test_a_vector_is_the_same_whether_its_size_is_counted_word_by_word_or_not() -> None:
+    """vector() counts a vector's size word by word only when the message could fill it;
+    both ways give the same lexemes, past PostgreSQL's last position too."""
+    texts = [prepare(RawMail(m, None, "t")).index for m in sample_messages()]
+    long_body = " ".join(f"w{i % 300}" for i in range(17_000))  # positions past 16,383
+    texts.append(IndexText(subject="s", sender="a b", body=long_body, quoted="q r", files=""))
+    for text in texts:
+        columns = [
+            pgtext.words(c)
+            for c in (text.subject, text.sender, text.files, "", text.body, text.quoted)
+        ]
+        fast, counted = pgtext.vector(text, ""), pgtext._vector_in_part(columns)
+        assert sorted(_LEXEME.findall(fast)) == sorted(_LEXEME.findall(counted))
+
+
+def test_a_message_too_big_for_one_vector_is_indexed_in_part_with_every_pair(
+    pg_url: str,
+) -> None:
+    """A tsvector holds 1 MB: a huge body is cut where the vector is full, so that every
+    word kept has the pair that leads to it, and its phrases are found up to there (the
+    same with its pairs asked for as without). Here the body ends with two of its first
+    words the other way round: words already kept, but a new pair."""
+    word = "{}{:06d}abcdefghij".format
+    body = " ".join(f"{word('w', i)} {word('x', i)}" for i in range(20_000))
+    body += f" {word('x', 0)} {word('w', 0)}"
+    vector = pgtext.vector(IndexText(subject="", sender="", body=body, quoted="", files=""), "")
+    kept = [int(n) for n in re.findall(r"'w(\d+)abcdefghij':", vector)]
+    assert 1000 < len(kept) < 20_000 and sorted(kept) == list(range(len(kept)))
+    with psycopg.connect(pg_url) as conn:
+
+        def found(words: str, pairs: bool) -> bool:
+            query = pgtext.match_query(search.parse_query(f'"{words}"'), pairs=pairs)
+            row = conn.execute("SELECT %s::tsvector @@ %s::tsquery", (vector, query)).fetchone()
+            return bool(row and row[0])
+
+        for n in (0, len(kept) // 2, len(kept) - 2):
+            words = f"{word('w', n)} {word('x', n)} {word('w', n + 1)}"
+            assert found(words, pairs=True) and found(words, pairs=False), n
+        reversed_words = f"{word('x', 0)} {word('w', 0)}"
+        assert found(reversed_words, pairs=True) == found(reversed_words, pairs=False)
+
+
 def test_pointing_an_archive_at_another_database_keeps_every_other_line(
     run: Run, tmp_path: Path
 ) -> None:
@@ -455,7 +583,7 @@ def test_an_archive_from_before_live_delivery_learns_who_references_whom(pg_url:
         conn.execute(
             "DROP TABLE message_refs; DROP INDEX messages_by_subject, messages_starters, "
             "messages_by_date; CREATE INDEX messages_by_date ON messages (list_id, date_utc); "
-            "UPDATE schema_version SET version = 1"
+            "ALTER TABLE search_index DROP COLUMN paired; UPDATE schema_version SET version = 1"
         )
     upgraded = open_store(pg_url)
     try:

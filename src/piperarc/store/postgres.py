@@ -139,7 +139,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE search_index ALTER COLUMN doc SET STATISTICS 1000;
     """,
+    # 4: vectors hold each two adjacent words as a pair lexeme (pgtext), so a phrase is
+    # narrowed down by the GIN index. Vectors written before have none: a search asks for
+    # pairs only while no unpaired vector is left (`piperarc reindex` rewrites them; new
+    # mail comes paired). No rewrite here: that is a parse of every message.
+    """
+    ALTER TABLE search_index ADD COLUMN paired BOOLEAN NOT NULL DEFAULT false;
+    CREATE INDEX search_index_unpaired ON search_index (message_id) WHERE NOT paired;
+    """,
 )
+
+PAIRED_SCHEMA = 4  # the schema version from which vectors can hold word pairs
 
 # Any number: held while a process upgrades the schema, so two do not both try.
 _MIGRATION_LOCK = 0x70697065
@@ -238,6 +248,7 @@ class PostgresStore:
         # The connection a writing() or reading() block holds, per thread: the web server's
         # threads share this store, each block its own connection.
         self._held = threading.local()
+        self.schema_version = 0  # as _migrate found or left it
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._migrate(conn, readonly)
@@ -345,11 +356,13 @@ class PostgresStore:
                     f"knows ({known}): upgrade piperarc",
                     _safe(self.url),
                 )
+            self.schema_version = version
             if readonly or version == known:
                 return
             for number in range(version, known):
                 conn.execute(MIGRATIONS[number].encode())
             conn.execute("UPDATE schema_version SET version = %s", (known,))
+            self.schema_version = known
 
     def close(self) -> None:
         self.pool.close()
@@ -517,12 +530,12 @@ class PostgresStore:
                     copy.write_row(
                         (message_id, new.packed, _text(new.parsed.body_text), _text(new.index.body))
                     )
-            with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+            with cur.copy("COPY search_index (message_id, doc, paired) FROM STDIN") as copy:
                 for message_id, new, values in zip(ids, new_ones, rows, strict=True):
                     tokens = facets.message_tokens(
                         list_name, int(values[6]), bool(new.parsed.attachments), values[-1] == 0
                     )
-                    copy.write_row((message_id, pgtext.vector(new.index, tokens)))
+                    copy.write_row((message_id, pgtext.vector(new.index, tokens), True))
             with cur.copy("COPY message_refs (list_id, ref, num) FROM STDIN") as copy:
                 for values in rows:
                     for ref_row in _ref_rows(list_id, values[1], values[14]):
@@ -554,13 +567,13 @@ class PostgresStore:
                     (list_id,),
                 )
                 snippets: list[tuple[str | None, int]] = []
-                with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                with cur.copy("COPY search_index (message_id, doc, paired) FROM STDIN") as copy:
                     for num, text in texts:
                         message_id, date_utc, attachments, is_root = rows[num]
                         tokens = facets.message_tokens(
                             list_name, date_utc, attachments > 0, is_root
                         )
-                        copy.write_row((message_id, pgtext.vector(text, tokens)))
+                        copy.write_row((message_id, pgtext.vector(text, tokens), True))
                         snippets.append((_text(text.body), message_id))
                         count += 1
                 cur.executemany(
@@ -635,13 +648,13 @@ class PostgresStore:
     def search(
         self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
     ) -> tuple[int, list[SearchHit], bool]:
-        match = pgtext.match_query(query)
-        if not match:
+        if not pgtext.match_query(query):
             return 0, [], True
         ranking = pgtext.rank_query(query)
         try:
             with self._connection() as conn, conn.transaction():
                 conn.execute(_SEARCH_SETTINGS)
+                match = pgtext.match_query(query, pairs=self._all_paired(conn))
                 window, count, exact = self._window(conn, match)
                 conn.execute(_USE_ANY)
                 if by_date or not ranking:
@@ -697,6 +710,14 @@ class PostgresStore:
             for r in rows
         ]
         return count, hits, exact
+
+    def _all_paired(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether every vector holds its word pairs (a reader opened before the schema
+        had them, in an archive a newer piperarc upgraded since, does not ask)."""
+        if self.schema_version < PAIRED_SCHEMA:
+            return False
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM search_index WHERE NOT paired)").fetchone()
+        return not (row and row[0])
 
     def _window(self, conn: psycopg.Connection[Any], match: str) -> tuple[list[int], int, bool]:
         """The ids of the RANK_WINDOW most recent matches (newest first), the number of
@@ -961,7 +982,7 @@ class PostgresStore:
                     for message_id, row, text in zip(ids, rows, texts, strict=True):
                         body = row.values[body_at]
                         copy.write_row((message_id, row.packed, _text(str(body)), _text(text.body)))
-                with cur.copy("COPY search_index (message_id, doc) FROM STDIN") as copy:
+                with cur.copy("COPY search_index (message_id, doc, paired) FROM STDIN") as copy:
                     for message_id, row, text in zip(ids, rows, texts, strict=True):
                         named = dict(zip(ROW_FIELDS, row.values, strict=True))
                         tokens = facets.message_tokens(
@@ -970,7 +991,7 @@ class PostgresStore:
                             bool(named["attachments"]),
                             named["thread_pos"] == 0,
                         )
-                        copy.write_row((message_id, pgtext.vector(text, tokens)))
+                        copy.write_row((message_id, pgtext.vector(text, tokens), True))
                 num_at, refs_at = ROW_FIELDS.index("num"), ROW_FIELDS.index("refs")
                 with cur.copy("COPY message_refs (list_id, ref, num) FROM STDIN") as copy:
                     for row in rows:
