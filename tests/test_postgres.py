@@ -124,6 +124,11 @@ def test_migrate_to_postgresql_and_back_keeps_every_message_whole(
     there = run("migrate", "--archive", root, "--to", pg_url)
     assert there.exit_code == 0, there.output
     assert configlib.load(root).database == pg_url
+    pg = open_store(pg_url, readonly=True)
+    try:  # the copy's vectors hold their word pairs: a phrase is found through them
+        assert search.run(pg, '"priority scheduler"').total == 4
+    finally:
+        pg.close()
     back = run("migrate", "--archive", root, "--to", tmp_path / "back.sqlite3")
     assert back.exit_code == 0, back.output
     assert configlib.load(root).database == tmp_path / "back.sqlite3"
@@ -133,6 +138,7 @@ def test_migrate_to_postgresql_and_back_keeps_every_message_whole(
         assert _everything(last, "salon") == before
         assert last.stats("salon").duplicates == 0
         assert search.run(last, "lovelace").total > 0
+        assert search.run(last, '"priority scheduler"').total == 4
     finally:
         last.close()
 
