@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from piperarc import config as configlib
-from piperarc import search
+from piperarc import parse, search
 from piperarc.errors import QueryError
 from piperarc.parse import header_text
 from piperarc.sources.sample import sample_mbox
@@ -166,6 +166,25 @@ def test_the_index_follows_imports_and_reindex_rebuilds_it(run: Run, archive: Pa
     assert (
         json.loads(run("search", "--archive", archive, "airships", "--json").stdout)["total"] == 1
     )
+
+
+def test_reindex_indexes_a_message_the_parser_fails_on_as_raw_text(
+    run: Run, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = (
+        b"From: a@x\nSubject: zeppelin\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+        b"Message-ID: <z@x>\n\nairships\n"
+    )
+    run("import", "--archive", archive, "--list", "salon", "-", input=one)
+
+    def broken(raw: bytes, digest: str, envelope: str | None = None) -> object:
+        raise ValueError("a parser bug")
+
+    monkeypatch.setattr(parse, "parse", broken)
+    assert run("reindex", "--archive", archive).stdout == "salon: indexed 1 messages\n"
+    monkeypatch.undo()
+    found = json.loads(run("search", "--archive", archive, "airships", "--json").stdout)
+    assert found["total"] == 1
 
 
 def _words(text: str) -> set[str]:

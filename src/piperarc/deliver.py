@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from piperarc import parse, threads
 from piperarc.errors import SourceError
-from piperarc.model import ImportCounts, NewMessage
+from piperarc.model import ImportCounts, IndexText, NewMessage
 from piperarc.sources import RawMail, read_source, read_stdin
 from piperarc.sources.raw import Progress
 from piperarc.store import Store, pack
@@ -215,11 +215,16 @@ def rethread(store: Store, list_name: str) -> None:
 def reindex(store: Store, list_name: str) -> int:
     """Rebuild the list's search index from its raw messages (a better parser, a new
     tokenizer, or a damaged index); returns how many messages were indexed."""
-    texts = (
-        (num, parse.index_text(parse.parse(raw, "", envelope)))
-        for num, envelope, raw in store.iter_raw(list_name)
-    )
+    texts = ((num, _index_text(raw, envelope)) for num, envelope, raw in store.iter_raw(list_name))
     return store.replace_index(list_name, texts)
+
+
+def _index_text(raw: bytes, envelope: str | None) -> IndexText:
+    try:
+        parsed = parse.parse(raw, "", envelope)
+    except Exception as err:  # as prepare(): a parser bug must not stop the rebuild
+        parsed = parse.unreadable(raw, "", f"parser failed: {type(err).__name__}: {err}")
+    return parse.index_text(parsed)
 
 
 def import_paths(
