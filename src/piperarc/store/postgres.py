@@ -712,8 +712,8 @@ class PostgresStore:
         return count, hits, exact
 
     def _all_paired(self, conn: psycopg.Connection[Any]) -> bool:
-        """Whether every vector holds its word pairs (a reader opened before the schema
-        had them, in an archive a newer piperarc upgraded since, does not ask)."""
+        """Whether every vector holds its word pairs. A store opened on a schema from
+        before pairs never asks (the column may be missing) until it is opened again."""
         if self.schema_version < PAIRED_SCHEMA:
             return False
         row = conn.execute("SELECT EXISTS (SELECT 1 FROM search_index WHERE NOT paired)").fetchone()
