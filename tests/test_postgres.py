@@ -470,7 +470,14 @@ def test_an_archive_indexed_before_word_pairs_finds_its_phrases_until_and_after_
     try:
         for store in (reader, upgraded):
             assert search.run(store, '"priority scheduler"').total == 4
+        assert reader.index_warning() is None  # schema 3: nothing it could tell
+        assert upgraded.index_warning() == (
+            "27 messages were indexed before word pairs: phrase searches are slow until "
+            "`piperarc reindex`"
+        )
+        assert "indexed before word pairs" in run("stats", "--archive", root).stderr
         assert run("reindex", "--archive", root).exit_code == 0
+        assert upgraded.index_warning() is None
         with psycopg.connect(pg_url, autocommit=True) as conn:
             unpaired = conn.execute("SELECT count(*) FROM search_index WHERE NOT paired")
             assert unpaired.fetchone() == (0,)

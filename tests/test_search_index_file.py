@@ -19,9 +19,11 @@ from piperarc import deliver
 from piperarc.errors import StoreError
 from piperarc.model import NewMessage, SearchQuery, SearchTerm
 from piperarc.sources import RawMail
+from piperarc.sources.sample import sample_mbox
 from piperarc.store import SQLiteStore, open_store
 from piperarc.store import sqlite as sqlite_store
 from piperarc.store.sqlite import MIGRATIONS, MOVED_INDEX, PARALLEL_INDEX, index_path
+from tests.conftest import Run
 
 
 def _mail(n: int, word: str = "") -> bytes:
@@ -190,3 +192,39 @@ def test_an_import_that_fills_the_disk_leaves_no_message_without_its_index_entry
     again = subprocess.run(imports, capture_output=True, check=False)
     assert again.returncode == 0, again.stderr
     assert counts() == (400, 400)
+
+
+def test_a_lost_index_file_is_reported_until_reindex_brings_it_back(
+    run: Run, tmp_path: Path
+) -> None:
+    """Back-ups that kept only archive.sqlite3, or an index file from an older copy: the
+    commands that search or add say so instead of quietly finding less."""
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon")
+    mbox = tmp_path / "salon.mbox"
+    mbox.write_bytes(sample_mbox())
+    run("import", "--archive", root, "--list", "salon", mbox)
+    older = tmp_path / "older-search.sqlite3"
+    with closing(sqlite3.connect(index_path(root / "archive.sqlite3"))) as db:
+        db.execute("VACUUM INTO ?", (str(older),))  # the index of 27 messages
+    for leftover in root.glob("archive-search.sqlite3*"):
+        leftover.unlink()
+
+    searched = run("search", "--archive", root, "analytical engine")
+    assert searched.exit_code == 1
+    assert "index file archive-search.sqlite3 is missing" in searched.stderr
+    assert "piperarc reindex" in searched.stderr.splitlines()[-1]  # the error says it too
+
+    older.replace(index_path(root / "archive.sqlite3"))
+    one = _mail(99, "zeppelin")
+    run("import", "--archive", root, "--list", "salon", "-", input=one)  # indexed, 28
+    with closing(sqlite3.connect(index_path(root / "archive.sqlite3"))) as db:
+        db.execute("DELETE FROM search_index WHERE rowid = (SELECT max(rowid) FROM search_index)")
+        db.commit()  # as if the index came from a copy made before the last import
+    stats = run("stats", "--archive", root)
+    assert "is behind the archive" in stats.stderr
+    assert run("reindex", "--archive", root).stdout == "salon: indexed 28 messages\n"
+    for command in (("stats",), ("search", "zeppelin"), ("import", "--list", "salon", mbox)):
+        result = run(command[0], "--archive", root, *command[1:])
+        assert result.exit_code == 0 and "warning" not in result.stderr, command
+    assert "1 message matches" in run("search", "--archive", root, "zeppelin").stdout

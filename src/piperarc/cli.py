@@ -52,7 +52,7 @@ def _archive_option(func: Any) -> Any:
 
 @contextmanager
 def _opened(
-    archive: Path, *, readonly: bool = False
+    archive: Path, *, readonly: bool = False, check_index: bool = False
 ) -> Iterator[tuple[configlib.ArchiveConfig, Store]]:
     config = configlib.load(archive)
     if readonly and not database_exists(config.database):
@@ -61,9 +61,17 @@ def _opened(
         )
     store = open_store(config.database, readonly=readonly)
     try:
+        if check_index:
+            _warn_about_index(store)
         yield config, store
     finally:
         store.close()
+
+
+def _warn_about_index(store: Store) -> None:
+    warning = store.index_warning()
+    if warning:
+        click.echo(f"piperarc: warning: {warning}", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -194,7 +202,7 @@ def _summary_line(counts: ImportCounts, sources: int) -> str:
 @click.argument("sources", nargs=-1, required=True)
 def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, ...]) -> None:
     """Import mbox files (also .gz/.bz2/.xz), Maildirs, .eml files, or - for stdin."""
-    with _opened(archive) as (config, store):
+    with _opened(archive, check_index=True) as (config, store):
         config.list(list_name)
         progress, on_message, stop = _progress_callbacks(sys.stderr.isatty())
         try:
@@ -262,7 +270,7 @@ def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bo
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(archive: Path, as_json: bool) -> None:
     """Counts per list: messages, threads, damaged, duplicates, first and last date."""
-    with _opened(archive) as (config, store):
+    with _opened(archive, check_index=True) as (config, store):
         stored = set(store.list_names())
         result: dict[str, dict[str, Any]] = {}
         for lst in config.lists:
@@ -409,7 +417,7 @@ def search(
     query: str,
 ) -> None:
     """Search the archive: words, "phrases", -not, OR, s: f: b: l: d: has:attachment is:root."""
-    with _opened(archive, readonly=True) as (config, store):
+    with _opened(archive, readonly=True, check_index=True) as (config, store):
         for name in list_names:
             config.list(name)
         results = searchlib.run(
@@ -521,8 +529,11 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
     from piperarc import web  # starlette and uvicorn load only for this command
 
     config = configlib.load(archive)
-    if not database_exists(config.database):
-        open_store(config.database).close()
+    store = open_store(config.database, readonly=database_exists(config.database))
+    try:
+        _warn_about_index(store)
+    finally:
+        store.close()
     click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     web.serve(config, host=host, port=port, workers=workers, access_log=access_log)
 

@@ -120,6 +120,10 @@ class Store(Protocol):
         newest first when `by_date` or when the query has no words). A backend may estimate
         a large total rather than count it. Raises QueryError if the backend rejects it."""
 
+    def index_warning(self) -> str | None:
+        """Why search would miss messages or be slow until `piperarc reindex` (a lost or
+        stale index, an index from an older schema), or None when it is whole."""
+
     # -- reads --
     def list_names(self) -> list[str]:
         """The lists that have a row in the store."""

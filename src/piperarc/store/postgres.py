@@ -711,6 +711,17 @@ class PostgresStore:
         ]
         return count, hits, exact
 
+    def index_warning(self) -> str | None:
+        if self.schema_version < PAIRED_SCHEMA:
+            return None
+        row = self._one("SELECT count(*) FROM search_index WHERE NOT paired")
+        if not row or not row[0]:
+            return None
+        return (
+            f"{row[0]} messages were indexed before word pairs: phrase searches are slow "
+            "until `piperarc reindex`"
+        )
+
     def _all_paired(self, conn: psycopg.Connection[Any]) -> bool:
         """Whether every vector holds its word pairs. A store opened on a schema from
         before pairs never asks (the column may be missing) until it is opened again."""

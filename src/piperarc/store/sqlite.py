@@ -251,12 +251,15 @@ class SQLiteStore:
         self.path = path
         self.index_path = index_path(path)
         self._search_db: sqlite3.Connection | None = None
+        self._index_attached = True
         try:
             if readonly:
                 self.db = sqlite3.connect(
                     _uri(path, "ro"), uri=True, isolation_level=None, check_same_thread=False
                 )
-                if self.index_path.exists():  # else an archive not yet upgraded (schema < 5)
+                # Else an archive not yet upgraded (schema < 5), or an index file lost.
+                self._index_attached = self.index_path.exists()
+                if self._index_attached:
                     self.db.execute("ATTACH DATABASE ? AS search", (_uri(self.index_path, "ro"),))
                 self._search_db = self.db
             else:
@@ -313,6 +316,12 @@ class SQLiteStore:
         """A connection that sees the messages and their index together (read only)."""
         if str(self.path) == _IN_MEMORY:
             raise StoreError("an archive kept in memory cannot be searched", self.path)
+        if not self._index_attached and self._schema() >= MOVED_INDEX:
+            raise StoreError(
+                f"cannot search: the search index file {self.index_path.name} is missing "
+                "(run `piperarc reindex`)",
+                self.path,
+            )
         if self._search_db is None:
             db = sqlite3.connect(
                 _uri(self.path, "ro"), uri=True, isolation_level=None, check_same_thread=False
@@ -320,6 +329,30 @@ class SQLiteStore:
             db.execute("ATTACH DATABASE ? AS search", (_uri(self.index_path, "ro"),))
             self._search_db = db
         return self._search_db
+
+    def _schema(self) -> int:
+        return int(self.db.execute("PRAGMA main.user_version").fetchone()[0])
+
+    def index_warning(self) -> str | None:
+        if str(self.path) == _IN_MEMORY:
+            return None
+        if self._schema() < MOVED_INDEX:
+            return None  # the index is still inside the archive file
+        name, fix = self.index_path.name, "search misses messages until `piperarc reindex`"
+        if not self.index_path.exists():
+            return f"the search index file {name} is missing: {fix}"
+        try:
+            db = self._searching()
+            # Rows are message ids, written before the messages: never behind but on loss.
+            indexed = db.execute(
+                "SELECT rowid FROM search.search_index ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
+            stored = db.execute("SELECT max(id) FROM main.messages").fetchone()
+        except (sqlite3.Error, StoreError) as err:
+            return f"the search index file {name} cannot be read ({err}): {fix}"
+        if (indexed[0] if indexed else 0) < (stored[0] or 0):
+            return f"the search index file {name} is behind the archive (an older copy?): {fix}"
+        return None
 
     # -- transactions: the archive file's lock first, then the index file's; the index
     # commits first (see INDEX_MIGRATIONS) --
