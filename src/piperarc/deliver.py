@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from piperarc import parse, threads
 from piperarc.errors import SourceError
-from piperarc.model import ImportCounts, IndexText, NewMessage
+from piperarc.model import ImportCounts, NewMessage, ParsedMessage
 from piperarc.sources import RawMail, read_source, read_stdin
 from piperarc.sources.raw import Progress
 from piperarc.store import Store, pack
@@ -43,16 +43,22 @@ def digest_of(raw: bytes) -> str:
 def prepare(mail: RawMail) -> NewMessage:
     """Parse one raw message into what the store keeps beside its bytes."""
     digest = digest_of(mail.raw)
-    try:
-        parsed = parse.parse(mail.raw, digest, mail.envelope)
-    except Exception as err:  # a parser bug must not stop an import or lose mail
-        parsed = parse.unreadable(mail.raw, digest, f"parser failed: {type(err).__name__}: {err}")
+    parsed = _parse(mail.raw, digest, mail.envelope)
     if mail.problem:
         damage = f"{mail.problem}; {parsed.damage}" if parsed.damage else mail.problem
         parsed = dataclasses.replace(parsed, damage=damage)
     return NewMessage(
         mail.raw, mail.envelope, parsed, digest, pack(mail.raw), parse.index_text(parsed)
     )
+
+
+def _parse(raw: bytes, digest: str, envelope: str | None) -> ParsedMessage:
+    """parse.parse, or the raw text when it fails: a parser bug must not stop an import or
+    a rebuild of the index, nor lose mail."""
+    try:
+        return parse.parse(raw, digest, envelope)
+    except Exception as err:
+        return parse.unreadable(raw, digest, f"parser failed: {type(err).__name__}: {err}")
 
 
 def _prepare_chunk(chunk: list[RawMail]) -> Prepared:
@@ -215,16 +221,11 @@ def rethread(store: Store, list_name: str) -> None:
 def reindex(store: Store, list_name: str) -> int:
     """Rebuild the list's search index from its raw messages (a better parser, a new
     tokenizer, or a damaged index); returns how many messages were indexed."""
-    texts = ((num, _index_text(raw, envelope)) for num, envelope, raw in store.iter_raw(list_name))
+    texts = (
+        (num, parse.index_text(_parse(raw, "", envelope)))
+        for num, envelope, raw in store.iter_raw(list_name)
+    )
     return store.replace_index(list_name, texts)
-
-
-def _index_text(raw: bytes, envelope: str | None) -> IndexText:
-    try:
-        parsed = parse.parse(raw, "", envelope)
-    except Exception as err:  # as prepare(): a parser bug must not stop the rebuild
-        parsed = parse.unreadable(raw, "", f"parser failed: {type(err).__name__}: {err}")
-    return parse.index_text(parsed)
 
 
 def import_paths(

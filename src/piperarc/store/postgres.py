@@ -648,7 +648,7 @@ class PostgresStore:
     def search(
         self, query: SearchQuery, *, by_date: bool, limit: int, offset: int
     ) -> tuple[int, list[SearchHit], bool]:
-        if not pgtext.match_query(query):
+        if not query.groups:  # asks for nothing (match_query would be "")
             return 0, [], True
         ranking = pgtext.rank_query(query)
         try:
