@@ -33,12 +33,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisWarning
 
-from piperarc import mid, parse
+from piperarc import mid
 from piperarc.config import ListConfig
-from piperarc.deliver import digest_of
+from piperarc.ingest.deliver import digest_of
+from piperarc.ingest.sources import read_source
+from piperarc.mail import parse
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages
-from piperarc.sources import read_source
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.storedmail import as_stored

@@ -31,8 +31,10 @@ import time
 from pathlib import Path
 
 from piperarc import config as configlib
-from piperarc import live, site, urls
-from piperarc.siteupdate import SiteUpdater
+from piperarc import urls
+from piperarc.ingest import live
+from piperarc.site import build as site
+from piperarc.site.update import SiteUpdater
 from piperarc.store import open_store
 from search_latency import make_archive, piperarc
 

@@ -37,7 +37,8 @@ from pathlib import Path
 import psycopg
 
 from piperarc import config as configlib
-from piperarc import parse, search
+from piperarc import search
+from piperarc.mail import parse
 from piperarc.store import Store, open_store, unpack
 from piperarc.store.base import ROW_FIELDS, ArchivedRow
 from search_latency import CORPUS, queries

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import piperarc
-from piperarc import parse
 from piperarc.config import ListConfig
+from piperarc.mail import parse
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, Pages
 

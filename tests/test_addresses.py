@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from piperarc import feeds, search
-from piperarc.api import Documents
 from piperarc.model import MARK_END, MARK_START, SearchHit
 from piperarc.pages import ListPlan
+from piperarc.web.api import Documents
 from tests.conftest import cli
 from tests.test_render_mail import SALON, body, mail, page, stored
 

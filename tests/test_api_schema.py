@@ -13,8 +13,8 @@ from hypothesis import HealthCheck
 from schemathesis.checks import positive_data_acceptance
 
 from piperarc import config as configlib
-from piperarc.sources.sample import sample_mbox
-from piperarc.web import create_app
+from piperarc.ingest.sources.sample import sample_mbox
+from piperarc.web.app import create_app
 from tests.conftest import cli
 
 

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from piperarc import config as configlib
 from piperarc.cli import main
-from piperarc.web import create_app
+from piperarc.web.app import create_app
 from tests.test_browser import _chromium
 
 if TYPE_CHECKING:

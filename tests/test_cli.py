@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from piperarc.sources.sample import sample_mbox
+from piperarc.ingest.sources.sample import sample_mbox
 from tests.conftest import Run
 
 ONE = (

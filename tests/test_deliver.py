@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from piperarc import parse
-from piperarc.deliver import _read_ahead, prepare
-from piperarc.sources import RawMail
+from piperarc.ingest.deliver import _read_ahead, prepare
+from piperarc.ingest.sources import RawMail
+from piperarc.mail import parse
 
 
 def _chunks(count: int, fail_at: int | None = None) -> Iterator[list[RawMail]]:

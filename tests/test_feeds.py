@@ -13,8 +13,8 @@ from piperarc import config as configlib
 from piperarc import feeds
 from piperarc.config import ListConfig
 from piperarc.errors import ConfigError
+from piperarc.ingest.sources.sample import sample_mbox
 from piperarc.model import StoredMessage
-from piperarc.sources.sample import sample_mbox
 from piperarc.store import open_store
 from tests.conftest import Run
 from tests.sitecheck import broken_links

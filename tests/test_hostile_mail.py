@@ -17,8 +17,8 @@ import pytest
 from starlette.applications import Starlette
 
 from piperarc import config as configlib
-from piperarc.web import create_app
-from piperarc.webhttp import SECURITY_HEADERS
+from piperarc.web.app import create_app
+from piperarc.web.http import SECURITY_HEADERS
 from tests import hostile_mail
 from tests.conftest import cli
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from piperarc import config as configlib
-from piperarc import site
+from piperarc.ingest.sources.sample import sample_messages
 from piperarc.render.text import human_size
-from piperarc.site import MARKER
-from piperarc.sources.sample import sample_messages
+from piperarc.site import build as site
+from piperarc.site.build import MARKER
 from piperarc.store import open_store
-from piperarc.web import create_app
+from piperarc.web.app import create_app
 from tests.conftest import Run
 from tests.livehelpers import asgi_get
 
@@ -238,7 +238,7 @@ def test_serve_shows_a_message_delivered_by_another_process_at_once(
 def test_a_list_is_found_by_its_address_or_its_name_at_any_domain(
     archive: Path, listed: str
 ) -> None:
-    from piperarc.live import list_for_address
+    from piperarc.ingest.live import list_for_address
 
     config = configlib.load(archive)
     found = list_for_address(config, listed)

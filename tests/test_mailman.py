@@ -22,7 +22,8 @@ from mailman.email.message import Message
 from mailman.interfaces.archiver import IArchiver
 from zope.interface.verify import verifyObject
 
-from piperarc.mailman import SPOOL, Archiver
+from piperarc.ingest.mailman import SPOOL
+from piperarc.mailman import Archiver  # the name Mailman's configuration gives
 
 BASE = "https://lists.example.org/archive/"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pagefind_bin
 import pytest
 
-from piperarc.sources.sample import sample_mbox
+from piperarc.ingest.sources.sample import sample_mbox
 from tests.conftest import Run
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from piperarc import parse
-from piperarc.sources import mbox
-from piperarc.subjects import subject_base
+from piperarc.ingest.sources import mbox
+from piperarc.mail import parse
+from piperarc.mail.subjects import subject_base
 from tests.conftest import corpus_path
 
 MAIL = Path(__file__).parent / "mail"

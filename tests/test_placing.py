@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from piperarc import placing, threads
-from piperarc.deliver import prepare
+from piperarc.ingest import placing
+from piperarc.ingest.deliver import prepare
+from piperarc.ingest.sources.mbox import read_messages
+from piperarc.mail import threads
 from piperarc.model import NewMessage
-from piperarc.sources.mbox import read_messages
 from piperarc.store import open_store
 from tests.conftest import corpus_path
 

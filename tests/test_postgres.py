@@ -17,13 +17,15 @@ import psycopg
 import pytest
 
 from piperarc import config as configlib
-from piperarc import placing, search, threads
-from piperarc.deliver import prepare
+from piperarc import search
 from piperarc.errors import StoreError
+from piperarc.ingest import placing
+from piperarc.ingest.deliver import prepare
+from piperarc.ingest.sources import RawMail
+from piperarc.ingest.sources.mbox import read_messages
+from piperarc.ingest.sources.sample import sample_mbox, sample_messages
+from piperarc.mail import threads
 from piperarc.model import IndexText, StoredMessage
-from piperarc.sources import RawMail
-from piperarc.sources.mbox import read_messages
-from piperarc.sources.sample import sample_mbox, sample_messages
 from piperarc.store import Store, open_store, pgtext, postgres
 from piperarc.store.postgres import (
     EXACT_ARCHIVE,
@@ -32,7 +34,7 @@ from piperarc.store.postgres import (
     RANK_WINDOW,
     PostgresStore,
 )
-from piperarc.web import create_app
+from piperarc.web.app import create_app
 from tests.conftest import Run, cli, corpus_path, pg_schema
 from tests.livehelpers import asgi_get
 

@@ -16,8 +16,8 @@ import re
 from html import unescape
 from pathlib import Path
 
-from piperarc import parse, structure
 from piperarc.config import ListConfig
+from piperarc.mail import parse, structure
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, MessagePage, Pages, attachments_of
 from tests.conftest import corpus_path

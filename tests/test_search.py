@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from piperarc import config as configlib
-from piperarc import parse, search
+from piperarc import search
 from piperarc.errors import QueryError
-from piperarc.parse import header_text
-from piperarc.sources.sample import sample_mbox
+from piperarc.ingest.sources.sample import sample_mbox
+from piperarc.mail import parse
+from piperarc.mail.parse import header_text
 from piperarc.store import Store, open_store
 from tests.conftest import Run, cli, corpus_path
 

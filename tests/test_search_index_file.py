@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from piperarc import deliver
 from piperarc.errors import StoreError
+from piperarc.ingest import deliver
+from piperarc.ingest.sources import RawMail
+from piperarc.ingest.sources.sample import sample_mbox
 from piperarc.model import NewMessage, SearchQuery, SearchTerm
-from piperarc.sources import RawMail
-from piperarc.sources.sample import sample_mbox
 from piperarc.store import SQLiteStore, open_store
 from piperarc.store import sqlite as sqlite_store
 from piperarc.store.sqlite import MIGRATIONS, MOVED_INDEX, PARALLEL_INDEX, index_path

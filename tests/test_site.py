@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from piperarc import config as configlib
-from piperarc import site
-from piperarc.sources.sample import sample_mbox
+from piperarc.ingest.sources.sample import sample_mbox
+from piperarc.site import build as site
 from tests.conftest import Run
 from tests.sitecheck import broken_links
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from piperarc.errors import SourceError, TruncatedSourceError
-from piperarc.sources import detect, read_source
+from piperarc.ingest.sources import detect, read_source
 
 TWO = (
     b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nline\n>From the top\n\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from piperarc import deliver
 from piperarc.errors import NotFoundError, StoreError
+from piperarc.ingest import deliver
+from piperarc.ingest.sources import RawMail
 from piperarc.model import NewMessage
-from piperarc.sources import RawMail
 from piperarc.store import Store, open_store
 from piperarc.store.sqlite import MIGRATIONS
 from tests.conftest import BACKENDS, database_for

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from piperarc.mail.subjects import subject_base
+from piperarc.mail.threads import thread
 from piperarc.model import Summary, ThreadPlacement
-from piperarc.subjects import subject_base
-from piperarc.threads import thread
 
 
 def _summary(

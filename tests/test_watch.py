@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from piperarc import config as configlib
+from piperarc.ingest.watch import import_new, watch
 from piperarc.store import open_store
-from piperarc.watch import import_new, watch
 from tests.conftest import Run
 from tests.livehelpers import message
 

@@ -16,9 +16,9 @@ import pytest
 from starlette.applications import Starlette
 
 from piperarc import config as configlib
-from piperarc.sources.sample import sample_mbox
-from piperarc.web import create_app
-from piperarc.webhttp import CSP, SECURITY_HEADERS
+from piperarc.ingest.sources.sample import sample_mbox
+from piperarc.web.app import create_app
+from piperarc.web.http import CSP, SECURITY_HEADERS
 from tests.conftest import Run, cli
 
 HTML_ATTACHMENT = b"""From: Mallory <mallory@example.net>

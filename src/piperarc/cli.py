@@ -12,15 +12,17 @@ from typing import Any
 
 import click
 
-from piperarc import __version__, deliver, feeds, site, urls
+from piperarc import __version__, feeds, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
 from piperarc import search as searchlib
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
+from piperarc.ingest import deliver
+from piperarc.ingest.sources import FORMATS
+from piperarc.ingest.sources.sample import sample_mbox
 from piperarc.model import ImportCounts, StoredMessage
 from piperarc.render.text import iso_date, iso_offset
-from piperarc.sources import FORMATS
-from piperarc.sources.sample import sample_mbox
+from piperarc.site import build as sitebuild
 from piperarc.store import Store, database_exists, open_store
 from piperarc.store.copy import copy_archive
 
@@ -251,7 +253,7 @@ def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bo
     if not database_exists(config.database):
         open_store(config.database).close()
     target = out or archive / "site"
-    report = site.build(config, target, jobs=jobs, search_index=not no_search_index)
+    report = sitebuild.build(config, target, jobs=jobs, search_index=not no_search_index)
     for warning in report.warnings:
         click.echo(f"piperarc: warning: {warning}", err=True)
     rate = report.messages / report.seconds if report.seconds else 0.0
@@ -526,7 +528,7 @@ def migrate(archive: Path, target: str) -> None:
 @click.option("--access-log/--no-access-log", default=True, help="Log every request.")
 def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the archive over HTTP from its database: pages, search, JSON API, downloads."""
-    from piperarc import web  # starlette and uvicorn load only for this command
+    from piperarc.web import app as webapp  # starlette and uvicorn load only for this command
 
     config = configlib.load(archive)
     store = open_store(config.database, readonly=database_exists(config.database))
@@ -535,7 +537,7 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
     finally:
         store.close()
     click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    web.serve(config, host=host, port=port, workers=workers, access_log=access_log)
+    webapp.serve(config, host=host, port=port, workers=workers, access_log=access_log)
 
 
 @main.command()
@@ -567,7 +569,7 @@ def demo(directory: Path) -> None:
     finally:
         store.close()
     click.echo(_summary_line(counts, 1))
-    report = site.build(config, directory / "site")
+    report = sitebuild.build(config, directory / "site")
     for warning in report.warnings:
         click.echo(f"piperarc: warning: {warning}", err=True)
     click.echo(f"built {report.pages} pages in {report.seconds:.1f}s")
@@ -580,7 +582,8 @@ def demo(directory: Path) -> None:
 def _update_built_site(archive: Path, list_name: str) -> None:
     """After an import: rewrite the pages of a built site (ARCHIVE/site) that the new mail
     touches; nothing if the archive has not been built."""
-    from piperarc import live, siteupdate
+    from piperarc.ingest import live
+    from piperarc.site import update as siteupdate
 
     config = configlib.load(archive)
     try:
@@ -614,7 +617,7 @@ def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> N
     Exits 0 once the message is durably stored (or was already), 75 (EX_TEMPFAIL) if
     the archive is busy or the disk full so the MTA retries, 67 for an unknown list,
     78 for a broken archive configuration (sysexits)."""
-    from piperarc import live
+    from piperarc.ingest import live
 
     try:
         config = configlib.load(archive)
@@ -656,7 +659,7 @@ def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> N
 @_site_option
 def lmtp(archive: Path, listen: str, site: Path | None) -> None:
     """Accept list mail over LMTP; replies 250 per recipient once committed."""
-    from piperarc import lmtp as lmtplib
+    from piperarc.ingest import lmtp as lmtplib
 
     config = configlib.load(archive)
     open_store(config.database).close()
@@ -678,7 +681,7 @@ def watch(archive: Path, list_name: str, poll: float, once: bool, maildir: Path)
     import signal
     import threading
 
-    from piperarc import watch as watchlib
+    from piperarc.ingest import watch as watchlib
 
     config = configlib.load(archive)
     if once:

@@ -10,8 +10,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from piperarc import feeds, structure, urls
+from piperarc import feeds, urls
 from piperarc.config import ListConfig
+from piperarc.mail import structure
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.render import Renderer
 from piperarc.render.mail import shown

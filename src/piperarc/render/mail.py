@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from piperarc import urls
+from piperarc.mail.structure import MailView
 from piperarc.model import Attachment
 from piperarc.render.sanitize import sanitize
 from piperarc.render.text import body_html, obfuscate
-from piperarc.structure import MailView
 
 # Images an <img> may show: raster formats only (an SVG can carry script and links).
 INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})

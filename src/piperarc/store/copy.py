@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from piperarc import parse
 from piperarc.errors import StoreError
+from piperarc.mail import parse
 from piperarc.store.base import ROW_FIELDS, Store, unpack
 
 BATCH = 1000

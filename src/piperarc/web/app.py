@@ -44,9 +44,9 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from piperarc import api, search, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
+from piperarc import search, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import (
     NotFoundError,
@@ -59,8 +59,9 @@ from piperarc.model import SearchHit, Summary
 from piperarc.pages import attachments_of
 from piperarc.render.text import obfuscate, sender
 from piperarc.store import Store
-from piperarc.webcache import PAGE_CACHE_BYTES, Archive, CachedPage, etag
-from piperarc.webhttp import (
+from piperarc.web import api
+from piperarc.web.cache import PAGE_CACHE_BYTES, Archive, CachedPage, etag
+from piperarc.web.http import (
     ATTACHMENT_CSP,
     IMMUTABLE,
     INERT_TYPES,
@@ -610,4 +611,4 @@ def serve(
         uvicorn.run(create_app(config), **options)
         return
     os.environ[ARCHIVE_ENV] = str(config.root.resolve())
-    uvicorn.run("piperarc.web:app_from_environment", factory=True, workers=workers, **options)
+    uvicorn.run("piperarc.web.app:app_from_environment", factory=True, workers=workers, **options)

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from piperarc import live
 from piperarc.config import ArchiveConfig
-from piperarc.deliver import prepare
 from piperarc.errors import SourceError
-from piperarc.siteupdate import SiteUpdater
-from piperarc.sources.eml import from_bytes
+from piperarc.ingest import live
+from piperarc.ingest.deliver import prepare
+from piperarc.ingest.sources.eml import from_bytes
+from piperarc.site.update import SiteUpdater
 from piperarc.store import open_store
 
 BATCH = 100  # files per transaction

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from piperarc.errors import SourceError
-from piperarc.sources import eml, maildir, mbox
-from piperarc.sources.raw import Progress, RawMail
+from piperarc.ingest.sources import eml, maildir, mbox
+from piperarc.ingest.sources.raw import Progress, RawMail
 
 __all__ = ["FORMATS", "RawMail", "detect", "read_source"]
 

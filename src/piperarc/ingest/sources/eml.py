@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from piperarc.errors import SourceError
-from piperarc.sources.raw import RawMail
+from piperarc.ingest.sources.raw import RawMail
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from piperarc import threads
+from piperarc.mail import threads
 from piperarc.model import Summary, ThreadPlacement
 from piperarc.store import Store
 

@@ -24,7 +24,7 @@ from email.errors import InvalidBase64CharactersDefect, InvalidBase64PaddingDefe
 from email.message import Message
 
 from piperarc import mid as midlib
-from piperarc import parse
+from piperarc.mail import parse
 from piperarc.model import Attachment
 
 # Forwarded messages deeper than this are listed as files, not drawn inside each other.

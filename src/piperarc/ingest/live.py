@@ -21,9 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from piperarc import placing, siteupdate
 from piperarc.config import ArchiveConfig, ListConfig
-from piperarc.deliver import prepare
 from piperarc.errors import (
     ArchiveNotFoundError,
     ConfigError,
@@ -31,7 +29,10 @@ from piperarc.errors import (
     SourceError,
     UnknownListError,
 )
-from piperarc.sources.eml import from_bytes
+from piperarc.ingest import placing
+from piperarc.ingest.deliver import prepare
+from piperarc.ingest.sources.eml import from_bytes
+from piperarc.site import update as siteupdate
 from piperarc.store import AddResult, Store
 
 EX_OK = 0

@@ -41,7 +41,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, home_entry
-from piperarc.site import (
+from piperarc.site.build import (
     GZIP_LEVEL,
     MARKER,
     BuildReport,

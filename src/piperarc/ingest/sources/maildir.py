@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from piperarc.errors import SourceError
-from piperarc.sources.raw import Progress, RawMail
+from piperarc.ingest.sources.raw import Progress, RawMail
 
 
 def read_messages(folder: Path, progress: Progress | None = None) -> Iterator[RawMail]:

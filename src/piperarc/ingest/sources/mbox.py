@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from piperarc.errors import SourceError, TruncatedSourceError
-from piperarc.sources.raw import Progress, RawMail
+from piperarc.ingest.sources.raw import Progress, RawMail
 
 _MBOXRD_QUOTED = re.compile(rb"^>+From ")
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))

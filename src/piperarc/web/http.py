@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from piperarc.webcache import CachedPage
+from piperarc.web.cache import CachedPage
 
 # The same policy as the <meta> in render/templates/base.html, sent as a header too: a
 # header also covers downloads and errors, and frame-ancestors works only there.

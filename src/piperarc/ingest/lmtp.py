@@ -27,11 +27,12 @@ from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 
-from piperarc import live, siteupdate
 from piperarc.config import ArchiveConfig
-from piperarc.deliver import prepare
+from piperarc.ingest import live
+from piperarc.ingest.deliver import prepare
+from piperarc.ingest.sources.eml import from_bytes
 from piperarc.model import NewMessage
-from piperarc.sources.eml import from_bytes
+from piperarc.site import update as siteupdate
 from piperarc.store import AddResult, open_store
 
 GROUP_MAX = 200  # messages per grouped commit

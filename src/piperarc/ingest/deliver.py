@@ -21,11 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from piperarc import parse, threads
 from piperarc.errors import SourceError
+from piperarc.ingest.sources import RawMail, read_source, read_stdin
+from piperarc.ingest.sources.raw import Progress
+from piperarc.mail import parse, threads
 from piperarc.model import ImportCounts, NewMessage, ParsedMessage
-from piperarc.sources import RawMail, read_source, read_stdin
-from piperarc.sources.raw import Progress
 from piperarc.store import Store, pack
 
 BATCH_SIZE = 1000  # messages per store transaction

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from piperarc.mail.subjects import is_reply
 from piperarc.model import Summary, ThreadPlacement
-from piperarc.subjects import is_reply
 
 
 class _Container:

@@ -26,8 +26,8 @@ from html.parser import HTMLParser
 from charset_normalizer import from_bytes
 
 from piperarc import mid as midlib
+from piperarc.mail.subjects import subject_base
 from piperarc.model import Attachment, IndexText, ParsedMessage
-from piperarc.subjects import subject_base
 
 # Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
 _MIN_DATE = 0  # 1970-01-01
