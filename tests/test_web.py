@@ -1,4 +1,4 @@
-"""The live server (web.py), in-process over httpx's ASGITransport: the same pages as the
+"""The live server (piperarc.web), in-process over httpx's ASGITransport: the same pages as the
 static build, downloads, Message-ID lookups, search and the JSON API."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every page of the archive, from store values to HTML: one source for the static build
-(site.py) and the live server (web.py). Pure: values in, strings out; no I/O."""
+(site/) and the live server (web/). Pure: values in, strings out; no I/O."""
 
 from __future__ import annotations
 

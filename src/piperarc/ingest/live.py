@@ -3,7 +3,7 @@ Mailman archiver share.
 
 `store_one` is the promise a mail server makes: when it returns, the message is committed
 (SQLite, WAL, synchronous=FULL: fsync'd) or was already there. `publish` then threads what is
-new (placing.py: only the messages it touches) and updates the built site (siteupdate.py).
+new (placing.py: only the messages it touches) and updates the built site (site/update.py).
 The two steps are apart on purpose: a message is acknowledged after the first, and a crash
 before the second loses nothing (the next publish picks up every unplaced message and every
 message newer than the site).

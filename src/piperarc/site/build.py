@@ -37,7 +37,7 @@ THREADS_PER_TASK = 64
 GZIP_LEVEL = 1
 # Left in the site by a build: what it holds per list (the last message number in it, each
 # period's count and download size), so a live delivery updates only what it touches
-# (siteupdate.py). Hidden, and not a page.
+# (update.py). Hidden, and not a page.
 MARKER = ".piperarc-build.json"
 
 

@@ -1,6 +1,6 @@
 """The incremental build: after mail arrives, rewrite only the pages it touches.
 
-A site that `piperarc build` wrote carries a marker (site.MARKER): per list, the last message
+A site that `piperarc build` wrote carries a marker (build.MARKER): per list, the last message
 number in the site and each period's count and download size. An update brings the site up
 to the database: for every message numbered above the marker (and every message whose thread
 placement changed, as placing.py reports), it rewrites

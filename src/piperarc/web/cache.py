@@ -1,4 +1,4 @@
-"""The live server's view of the archive (web.py): its settings, one read-only store, and
+"""The live server's view of the archive: its settings, one read-only store, and
 each list's ListPlan and rendered pages, cached in memory. Everything cached is dropped when
 the database changes (PRAGMA data_version), so newly imported mail shows at once, without a
 rebuild. Pages come out byte for byte as the static build writes them (pages.py, feeds.py).

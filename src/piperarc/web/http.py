@@ -1,5 +1,6 @@
-"""The live server's HTTP plumbing (web.py): validators and conditional requests, dates,
-download names, streamed gzip, and the security headers every response carries.
+"""The live server's HTTP plumbing: the archive a request is served from, errors as HTTP
+statuses, validators and conditional requests, dates, download names, streamed gzip, and the
+security headers every response carries.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from collections.abc import Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from piperarc.web.cache import CachedPage
+from piperarc.errors import NotFoundError, PiperarcError, QueryError, StoreError
+from piperarc.web.cache import Archive, CachedPage
 
 # The same policy as the <meta> in render/templates/base.html, sent as a header too: a
 # header also covers downloads and errors, and frame-ancestors works only there.
@@ -60,6 +63,41 @@ INERT_TYPES = frozenset(
         "text/csv",
     }
 )
+
+
+def archive_of(request: Request) -> Archive:
+    """The Archive the app serves (create_app puts it in the app's state)."""
+    archive: Archive = request.app.state.archive
+    return archive
+
+
+def fresh(request: Request) -> Archive:
+    """The Archive, its caches dropped first if the database changed since the last request."""
+    archive = archive_of(request)
+    archive.refresh()
+    return archive
+
+
+def base(request: Request) -> str:
+    """The server's root path as links start with it: "/" or "/archive/"."""
+    return str(request.scope.get("root_path", "")).rstrip("/") + "/"
+
+
+def status_of(exc: Exception) -> tuple[int, str, str]:
+    """(HTTP status, heading, message) for an error, in words for people."""
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 404:
+            return 404, "Not found", "There is no page at this address in the archive."
+        return exc.status_code, "Cannot do that", str(exc.detail)
+    if isinstance(exc, NotFoundError):
+        return 404, "Not found", exc.reason
+    if isinstance(exc, QueryError):
+        return 400, "Cannot read the search", exc.reason
+    if isinstance(exc, StoreError):
+        return 503, "The archive is not available", exc.reason
+    if isinstance(exc, PiperarcError):
+        return 500, "Something went wrong", str(exc)
+    return 500, "Something went wrong", "The server could not make this page."
 
 
 def site_path(request: Request) -> str:
