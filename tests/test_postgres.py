@@ -26,7 +26,7 @@ from piperarc.ingest.sources.mbox import read_messages
 from piperarc.ingest.sources.sample import sample_mbox, sample_messages
 from piperarc.mail import threads
 from piperarc.model import IndexText, StoredMessage
-from piperarc.store import Store, open_store, pgtext, postgres
+from piperarc.store import Store, open_store
 from piperarc.store.postgres import (
     EXACT_ARCHIVE,
     EXACT_UP_TO,
@@ -34,6 +34,8 @@ from piperarc.store.postgres import (
     RANK_WINDOW,
     PostgresStore,
 )
+from piperarc.store.postgres import search as postgres  # where RANK_WINDOW, EXACT_* are read
+from piperarc.store.postgres import text as pgtext
 from piperarc.web.app import create_app
 from tests.conftest import Run, cli, corpus_path, pg_schema
 from tests.livehelpers import asgi_get

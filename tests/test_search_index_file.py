@@ -21,8 +21,8 @@ from piperarc.ingest.sources import RawMail
 from piperarc.ingest.sources.sample import sample_mbox
 from piperarc.model import NewMessage, SearchQuery, SearchTerm
 from piperarc.store import SQLiteStore, open_store
-from piperarc.store import sqlite as sqlite_store
 from piperarc.store.sqlite import MIGRATIONS, MOVED_INDEX, PARALLEL_INDEX, index_path
+from piperarc.store.sqlite import writes as sqlite_store  # where _INDEX_INSERT is read
 from tests.conftest import Run
 
 

@@ -1,4 +1,13 @@
-"""Templates: values in, HTML strings out. The only place that makes HTML (autoescaped)."""
+"""Templates: values in, HTML strings out. The only place that makes HTML (autoescaped).
+
+    (here)      the Jinja2 environment and its filters, over templates/ and static/
+    mail        a message's parts (MailView) as HTML: text bodies, sanitized HTML, files
+    sanitize    HTML parts through nh3, a real sanitizer: no script, no remote loads
+    text        filters: plain bodies to HTML (quotes folded, patches as diffs), addresses
+                obfuscated, dates and sizes as pages show them
+
+May import mail (a message's structure), urls and the base; never the store.
+"""
 
 from __future__ import annotations
 

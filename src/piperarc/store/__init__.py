@@ -1,4 +1,14 @@
-"""Storage: one interface (base.Store), one module per backend. SQL lives only here."""
+"""Storage: one interface, two backends. SQL lives only here.
+
+    base        the Store protocol every backend keeps, the packed fields, per-list counts
+    rows        stored rows to Summary and StoredMessage, the same for both backends
+    sqlite/     the embedded default: one archive file and its search index file
+    postgres/   PostgreSQL, for large sites and several workers
+    copy        copying an archive between backends, with the proof nothing was lost
+
+open_store picks the backend from the archive's database setting. May import mail (copy
+re-parses for the search index) and the base; nothing here renders or reads a request.
+"""
 
 from __future__ import annotations
 

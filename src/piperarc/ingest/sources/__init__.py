@@ -2,6 +2,14 @@
 
 Readers never parse and never write: they hand out bytes (and the mbox envelope line) and
 say where each message came from, so a problem can name its file.
+
+    raw         RawMail (bytes, envelope, where it came from) and the progress callback
+    mbox        mbox files, plain or gzip/bzip2/xz, truncated ones reported
+    maildir     Maildir folders (new/ and cur/)
+    eml         single messages and stdin
+    sample      the demo list `piperarc demo` archives
+
+May import only errors: readers know nothing of parsing or storing.
 """
 
 from __future__ import annotations
