@@ -24,7 +24,7 @@ from piperarc.render.text import iso_date, iso_offset, obfuscate, sender
 from piperarc.store import ListStats
 from piperarc.web import openapi as openapi_doc
 from piperarc.web.http import archive_of, base, fresh
-from piperarc.web.search import PER_PAGE, lists_for, search_args
+from piperarc.web.search import results_page, search_args
 
 
 class Documents:
@@ -241,14 +241,7 @@ async def search(request: Request) -> Response:
     q, lst, page, sort = search_args(request)
     if not q:
         raise QueryError("give a query: /api/search?q=WORDS (see /help/search.html)")
-    results = searchlib.run(
-        archive.store,
-        q,
-        list_names=lists_for(archive, lst),
-        page=page,
-        per_page=PER_PAGE,
-        sort=sort,
-    )
+    results = results_page(archive, q, lst, page, sort)
     root = base(request)
     found = []
     for hit in results.hits:

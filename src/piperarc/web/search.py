@@ -46,6 +46,16 @@ def lists_for(archive: Archive, lst: ListConfig | None) -> list[str]:
     return [lst.name] if lst else [x.name for x in archive.config.lists]
 
 
+def results_page(
+    archive: Archive, q: str, lst: ListConfig | None, page: int, sort: str
+) -> searchlib.Results:
+    """One page of a search's results, as the search page and the API show it."""
+    names = lists_for(archive, lst)
+    return searchlib.run(
+        archive.store, q, list_names=names, page=page, per_page=PER_PAGE, sort=sort
+    )
+
+
 async def search_page(request: Request) -> Response:
     archive = fresh(request)
     q = request.query_params.get("q", "").strip()
@@ -66,14 +76,7 @@ async def search_page(request: Request) -> Response:
         q, lst, page, sort = search_args(request)
         context.update(lst=lst, sort=sort, page=page)
         if q:
-            results = searchlib.run(
-                archive.store,
-                q,
-                list_names=lists_for(archive, lst),
-                page=page,
-                per_page=PER_PAGE,
-                sort=sort,
-            )
+            results = results_page(archive, q, lst, page, sort)
             context.update(
                 total=results.total,
                 total_exact=results.total_exact,
