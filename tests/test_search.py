@@ -163,7 +163,10 @@ def test_the_index_follows_imports_and_reindex_rebuilds_it(run: Run, archive: Pa
     assert (
         json.loads(run("search", "--archive", archive, "zeppelin", "--json").stdout)["total"] == 1
     )
-    assert run("reindex", "--archive", archive).stdout == "salon: indexed 1 messages\n"
+    assert (
+        run("reindex", "--archive", archive).stdout
+        == "salon: indexed 1 messages, rethreaded (0 moved)\n"
+    )
     assert (
         json.loads(run("search", "--archive", archive, "airships", "--json").stdout)["total"] == 1
     )
@@ -182,7 +185,10 @@ def test_reindex_indexes_a_message_the_parser_fails_on_as_raw_text(
         raise ValueError("a parser bug")
 
     monkeypatch.setattr(parse, "parse", broken)
-    assert run("reindex", "--archive", archive).stdout == "salon: indexed 1 messages\n"
+    assert (
+        run("reindex", "--archive", archive).stdout
+        == "salon: indexed 1 messages, rethreaded (0 moved)\n"
+    )
     monkeypatch.undo()
     found = json.loads(run("search", "--archive", archive, "airships", "--json").stdout)
     assert found["total"] == 1
@@ -252,3 +258,19 @@ def test_is_root_follows_threading_when_a_parent_arrives_late(run: Run, archive:
     assert roots() == ["reply@x"]  # alone, the reply starts its thread
     run("import", "--archive", archive, "--list", "salon", "-", input=root)
     assert roots() == ["root@x"]
+
+
+@pytest.mark.parametrize("query", ["\x00", "a\x00b", "salon \x00"])
+def test_a_query_with_a_nul_character_is_refused_with_a_message(sample: Store, query: str) -> None:
+    with pytest.raises(QueryError, match="NUL"):
+        search.run(sample, query, list_names=["salon"])
+
+
+@pytest.mark.parametrize("query", ["-", "\x01", "\u200b", "- ! ?", "s:!"])
+def test_a_query_with_nothing_to_search_for_is_refused_even_within_a_list(
+    sample: Store, query: str
+) -> None:
+    # Within a list (as the search page and the API always ask), a query left empty by
+    # cleaning would otherwise match the whole list.
+    with pytest.raises(QueryError, match="type some words"):
+        search.run(sample, query, list_names=["salon"])

@@ -471,6 +471,18 @@ def test_a_malformed_query_is_a_400_with_a_message_in_the_api_and_on_the_page(
     assert client.get("/api/search?q=x&list=nowhere").status_code == 404
 
 
+@pytest.mark.parametrize("query", ["%00", "a%00b", "%E2%80%8B", "-"])
+def test_a_query_with_nul_or_nothing_to_search_for_is_a_400_in_the_api_and_on_the_page(
+    client: Client, query: str
+) -> None:
+    response = client.get(f"/api/search?q={query}")
+    assert response.status_code == 400
+    assert response.json()["error"]
+    page = client.get(f"/search.html?q={query}&list=salon")
+    assert page.status_code == 400
+    assert 'role="alert"' in page.text
+
+
 def test_the_search_page_links_each_result_to_its_permalink_with_a_highlight(
     client: Client,
 ) -> None:

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 
@@ -16,7 +16,12 @@ from piperarc.mail import structure
 from piperarc.model import Attachment, StoredMessage, Summary
 from piperarc.render import Renderer
 from piperarc.render.mail import shown
+from piperarc.render.text import obfuscate
 from piperarc.store import ListStats
+
+T = TypeVar("T")
+# Of a message's raw text, the most its fallback page shows (the original has it all).
+RAW_TEXT_CHARS = 1_000_000
 
 
 class ListPlan:
@@ -64,6 +69,69 @@ class MessagePage:
     html: str
     article: Markup
     attachments: tuple[Attachment, ...]
+    # Why the page is the message's raw text (message_raw.html) and not its rendering.
+    problem: str | None = None
+
+
+def problem_of(err: Exception) -> str:
+    """An exception as a warning line says it: its type and first line."""
+    said = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {said[0]}" if said else type(err).__name__
+
+
+def _attempt(make: Callable[[], T], fallback: Callable[[], T]) -> T:
+    """make(), or fallback() when make fails: for a piece of a page drawn from one message,
+    so that a message that cannot be drawn never takes down a page that lists it."""
+    try:
+        return make()
+    except Exception:  # whatever one message makes fail (issue 14)
+        return fallback()
+
+
+def _pieces(
+    items: Iterable[Any], make: Callable[[Any], Markup], fallback: Callable[[Any], Markup]
+) -> list[Markup]:
+    """Each item's piece of HTML; one that cannot be made gets its fallback piece."""
+    pieces = []
+    for item in items:
+        try:
+            pieces.append(make(item))
+        except Exception:  # as in _attempt
+            pieces.append(fallback(item))
+    return pieces
+
+
+def raw_text(raw: bytes, mode: str) -> tuple[str, int]:
+    """A message's raw bytes as its fallback page shows them: as UTF-8 (bytes that are not
+    become U+FFFD, as a NUL does: HTML cannot carry one), addresses obfuscated as the list
+    asks, cut at RAW_TEXT_CHARS. Returns (text, the length it was cut at or 0)."""
+    text = raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    cut = RAW_TEXT_CHARS if len(text) > RAW_TEXT_CHARS else 0
+    return obfuscate(text[:RAW_TEXT_CHARS], mode), cut
+
+
+def feed_document(
+    feed: feeds.Feed, lst: ListConfig, messages: Sequence[StoredMessage], base_url: str | None
+) -> bytes:
+    """feeds.atom, leaving out the entry of any message whose entry cannot be written (found
+    by writing each alone, only when the whole feed fails): one message never takes down
+    a feed."""
+    try:
+        return feeds.atom(feed, lst, messages, base_url)
+    except Exception:  # whatever one message makes fail (issue 14)
+        writable = [msg for msg in messages if _entry_writes(feed, lst, msg, base_url)]
+        return feeds.atom(feed, lst, writable, base_url)
+
+
+def _entry_writes(
+    feed: feeds.Feed, lst: ListConfig, msg: StoredMessage, base_url: str | None
+) -> bool:
+    """Whether `msg`'s feed entry can be written."""
+    try:
+        feeds.atom(feed, lst, [msg], base_url)
+    except Exception:  # as in feed_document
+        return False
+    return True
 
 
 def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
@@ -107,6 +175,16 @@ class Pages:
         # (their ids are UUIDs, whose hashing showed in build profiles).
         self._feeds: dict[ListConfig, list[feeds.Feed]] = {}
         self._thread_feeds: dict[tuple[ListConfig, str, str, str], feeds.Feed] = {}
+        self._entries: dict[tuple[ListConfig | None, str], Any] = {}
+
+    def _entry(self, lst: ListConfig | None, page_path: str, macro: str) -> Any:
+        """Macro `macro` of entries.html for `lst`'s pages at the depth of `page_path` (made
+        once per list and depth: every message page of a list shares one)."""
+        key = (lst, urls.relative(page_path, ""))
+        module = self._entries.get(key)
+        if module is None:
+            module = self._entries[key] = self.renderer.macros("entries", page_path, lst=lst)
+        return getattr(module, macro)
 
     def _thread_feed(self, lst: ListConfig, thread_key: str, root: Summary) -> feeds.Feed:
         """The thread's feed, made once per thread (keyed by all it is made from)."""
@@ -127,7 +205,12 @@ class Pages:
 
     def home(self, entries: Sequence[dict[str, Any]]) -> str:
         """The archive's home: each list's name, title, description, count and last date."""
-        return self._page("home", urls.home(), lists=entries)
+        when = self._entry(None, urls.home(), "when")
+        latest = _pieces(
+            entries, lambda e: when(e["last"]) if e["last"] else Markup(), lambda _: Markup()
+        )
+        listed = [{**e, "latest": t} for e, t in zip(entries, latest, strict=True)]
+        return self._page("home", urls.home(), lists=listed)
 
     def list_home(
         self,
@@ -153,8 +236,12 @@ class Pages:
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,
-            first=stats.first if stats and stats.first else 0,
-            last=stats.last if stats and stats.last else 0,
+            span=self._span(
+                lst,
+                urls.list_home(lst.name),
+                stats.first if stats and stats.first else 0,
+                stats.last if stats and stats.last else 0,
+            ),
         )
 
     def period_views(self, lst: ListConfig, plan: ListPlan, period: str) -> dict[str, str]:
@@ -162,11 +249,9 @@ class Pages:
         keys = list(plan.periods)
         i = keys.index(period)
         items = plan.periods[period]
-        common = {
+        common: dict[str, Any] = {
             "lst": lst,
             "period": period,
-            "first": items[0].date_utc,
-            "last": items[-1].date_utc,
             "older": keys[i - 1] if i > 0 else None,
             "newer": keys[i + 1] if i + 1 < len(keys) else None,
             "feeds": self._list_feeds(lst),
@@ -200,27 +285,88 @@ class Pages:
                 ),
             },
         }
-        # A message's line is the same in all four views (they sit side by side): made once.
-        row = self.renderer.macro(
-            "period_rows", "row", urls.period_view(lst.name, period, "date"), lst=lst
-        )
-        common["rows"] = {s.num: row(s) for s in items}
+        # A message's line is the same in all four views (they sit side by side): made once,
+        # each on its own (one that cannot be drawn is only its number and link).
+        date_view = urls.period_view(lst.name, period, "date")
+        rows = self.renderer.macros("period_rows", date_view, lst=lst)
+        unshown = self._unshown(lst, date_view)
+        lines = _pieces(items, rows.row, unshown)
+        common["rows"] = {s.num: line for s, line in zip(items, lines, strict=True)}
+        common["span"] = self._span(lst, date_view, items[0].date_utc, items[-1].date_utc)
         pages = {}
         for view, extra in views.items():
             path = urls.period_view(lst.name, period, view)
             pages[path] = self._page("period", path, view=view, **common, **extra)
         return pages
 
+    def _span(self, lst: ListConfig | None, page_path: str, first: int, last: int) -> Markup:
+        """First and last dates ("D to D") on a page at `page_path`; nothing if one cannot
+        be drawn."""
+        span = self._entry(lst, page_path, "span")
+
+        def draw() -> Markup:
+            return Markup(span(first, last))
+
+        return _attempt(draw, Markup)
+
+    def _unshown(self, lst: ListConfig, page_path: str) -> Callable[[Any], Markup]:
+        """The line of a message that cannot be drawn, on a page at `page_path`: its number,
+        linked to its page."""
+        unshown = self._entry(lst, page_path, "unshown")
+        root = urls.relative(page_path, "")
+        return lambda s: unshown(s, root + urls.message(lst.name, s.key))
+
     def message(
         self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes
     ) -> MessagePage:
         """A message's page; its article is rendered once and kept for its thread's page
-        (both pages sit at the same depth, so their relative links are the same)."""
+        (both pages sit at the same depth, so their relative links are the same). A message
+        whose page cannot be rendered gets its raw text instead (raw_message), and the
+        reason in MessagePage.problem: one message never stops a build or a server."""
+        try:
+            return self._message(lst, plan, msg, raw)
+        except Exception as err:  # whatever one message makes fail (issue 14)
+            return self.raw_message(lst, plan, msg, raw, problem_of(err))
+
+    def raw_message(
+        self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes, problem: str
+    ) -> MessagePage:
+        """A message's page as its raw text, escaped, with a note and a link to its original:
+        for a message whose page failed to render. Drawn from as little as can fail: no date
+        filter, no MIME structure; its attachments are in its original."""
+        path = urls.message(lst.name, msg.key)
+        text, cut = _attempt(lambda: raw_text(raw, lst.obfuscate), lambda: ("", 0))
+        subject = _attempt(
+            lambda: obfuscate(msg.subject or "(no subject)", lst.obfuscate),
+            lambda: f"Message {msg.num}",
+        )
+        article = Markup(
+            self.renderer.page(
+                "message_raw_body", path, lst=lst, msg=msg, subject=subject, text=text, cut=cut
+            )
+        )
+        html = self._page(
+            "message_raw",
+            path,
+            lst=lst,
+            msg=msg,
+            period=plan.period_of.get(msg.num),
+            article=article,
+        )
+        return MessagePage(html, article, (), problem)
+
+    def _message(
+        self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes
+    ) -> MessagePage:
+        """The message's page as `message` makes it when nothing fails."""
         summary = plan.by_num[msg.num]
         # The plain text stored at import is all a single text part shows (the fast path).
         view = structure.view(raw, msg.body_text if not msg.damage else None)
         parent = plan.by_num.get(msg.parent_num) if msg.parent_num else None
         path = urls.message(lst.name, msg.key)
+        unshown = self._unshown(lst, path)
+        parent_line = _pieces([parent], self._entry(lst, path, "parent"), unshown) if parent else []
+        replies = _pieces(plan.children.get(msg.num, []), self._entry(lst, path, "reply"), unshown)
         what = shown(
             view,
             list_name=lst.name,
@@ -238,8 +384,9 @@ class Pages:
                 parts=what.parts,
                 damaged_parts=what.damaged_parts,
                 attachments=what.attachments,
-                parent=parent,
-                replies=plan.children.get(msg.num, []),
+                parent=parent_line[0] if parent_line else None,
+                replies=replies,
+                date_written=structure.written_date(raw) if msg.date_source != "date" else "",
             )
         )
         files = view.attachments
@@ -267,15 +414,28 @@ class Pages:
     def thread(
         self, lst: ListConfig, thread_key: str, entries: Sequence[tuple[StoredMessage, Markup]]
     ) -> str:
-        """A whole thread: a tree of its messages, then each message's article in order."""
+        """A whole thread: a tree of its messages, then each message's article in order.
+        A message that cannot be drawn in the tree is only its number there."""
+        path = urls.thread(lst.name, thread_key)
+        first = entries[0][0]
+        tree_item = self._entry(lst, path, "tree_item")
+        unshown = self._entry(lst, path, "unshown")
+        items = _pieces([msg for msg, _ in entries], tree_item, lambda m: unshown(m, f"#m{m.num}"))
         return self._page(
             "thread",
-            urls.thread(lst.name, thread_key),
+            path,
             lst=lst,
-            first=entries[0][0],
-            entries=[{"msg": msg, "article": article} for msg, article in entries],
+            first=first,
+            subject=_attempt(
+                lambda: obfuscate(first.subject or "(no subject)", lst.obfuscate),
+                lambda: "(no subject)",
+            ),
+            entries=[
+                {"msg": msg, "article": article, "item": item}
+                for (msg, article), item in zip(entries, items, strict=True)
+            ],
             depths=[msg.depth for msg, _ in entries],
-            feeds=[feeds.thread_feed(lst, thread_key, entries[0][0])],
+            feeds=_attempt(lambda: [feeds.thread_feed(lst, thread_key, first)], list),
         )
 
     def static_search(self, indexed: bool) -> str:

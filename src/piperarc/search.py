@@ -102,6 +102,7 @@ def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
     groups: list[list[SearchTerm]] = []
     excluded: list[SearchTerm] = []
     lists = list(list_names)
+    given = len(lists)
     dates: tuple[SearchTerm, ...] = ()
     has_attachment = is_root = False
     join_next = False
@@ -109,6 +110,10 @@ def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
     text = text.strip()
     if len(text) > 1000:
         raise QueryError("the query is too long (at most 1,000 characters)")
+    if "\x00" in text:
+        # No text the archive holds has one, and the search engines read it as an end of
+        # string: "a\x00" failed in FTS5 while "\x00" alone, cleaned away, matched all.
+        raise QueryError("a query cannot hold a NUL character (%00): type words to search for")
     while pos < len(text):
         found = _TOKEN.match(text, pos)
         if found is None or found.end() == pos:
@@ -157,6 +162,10 @@ def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
             groups.append([term])
     if join_next:
         raise QueryError("OR needs a word on each side, as in: typo OR spelling")
+    if not (groups or excluded or dates or has_attachment or is_root or len(lists) > given):
+        # The query said nothing once cleaned ("-", "\u200b"): within the lists given it
+        # would match every message of them.
+        raise QueryError("type some words to search for (see the search help for more)")
     if lists:
         groups.append(
             [SearchTerm(facets.list_token(name), "facets") for name in dict.fromkeys(lists)]

@@ -84,6 +84,9 @@ class Renderer:
                 "message",
                 "message_body",
                 "thread",
+                "entries",
+                "message_raw",
+                "message_raw_body",
                 "moved",
                 "search_static",
             )
@@ -101,7 +104,10 @@ class Renderer:
         """Macro `macro` of template `name`, bound to the context of a page at `page_path`:
         a piece of HTML made once and used in several pages at that depth (as a period's
         rows are in its four views)."""
-        module = self._templates[name].make_module(
+        return getattr(self.macros(name, page_path, **context), macro)
+
+    def macros(self, name: str, page_path: str, **context: Any) -> Any:
+        """Every macro of template `name` (as attributes), bound as `macro` binds one."""
+        return self._templates[name].make_module(
             {"root": urls.relative(page_path, ""), "page_path": page_path, **context}
         )
-        return getattr(module, macro)

@@ -28,7 +28,7 @@ from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
-from piperarc.pages import ListPlan, Pages, home_entry
+from piperarc.pages import ListPlan, Pages, feed_document, home_entry
 from piperarc.store import Store, open_store
 
 THREADS_PER_TASK = 64
@@ -56,12 +56,18 @@ class BuildReport:
     lists: list[str] = field(default_factory=list)
     built: dict[str, Any] = field(default_factory=dict)  # the marker's entry per list
     warnings: list[str] = field(default_factory=list)  # one line each, for the user
+    raw_pages: int = 0  # message pages written as their raw text (their rendering failed)
 
-    def add(self, pages: int, messages: int, threads: int, attachments: int) -> None:
+    def add(
+        self, pages: int, messages: int, threads: int, attachments: int, problems: list[str]
+    ) -> None:
+        """Counts from _ListWriter.threads; `problems`, a warning line per raw page."""
         self.pages += pages
         self.messages += messages
         self.threads += threads
         self.attachments += attachments
+        self.raw_pages += len(problems)
+        self.warnings.extend(problems)
 
 
 class Writer:
@@ -109,11 +115,14 @@ class _ListWriter:
 
     def threads(
         self, thread_keys: Iterable[str], first: Collection[int] = ()
-    ) -> tuple[int, int, int, int]:
+    ) -> tuple[int, int, int, int, list[str]]:
         """Each thread's message pages, originals, attachments and thread page. The pages
         of the messages numbered in `first` (mail that just arrived) are written before
-        the rest of their thread's: their URLs work a little sooner."""
+        the rest of their thread's: their URLs work a little sooner. Returns the counts
+        (pages, messages, threads, attachments) and a warning line for each message whose
+        page could not be rendered and was written as its raw text."""
         pages = messages = threads = attachments = 0
+        problems: list[str] = []
         lst, plan, write = self.job.lst, self.job.plan, self.writer.write
         for thread_key in thread_keys:
             members = list(self.store.thread_messages(lst.name, thread_key))
@@ -122,6 +131,8 @@ class _ListWriter:
             for i in order:
                 msg, raw = members[i]
                 page = self.pages.message(lst, plan, msg, raw)
+                if page.problem is not None:
+                    problems.append(raw_page_warning(lst, msg.key, msg.mid, page.problem))
                 for a in page.attachments:
                     write(urls.attachment(lst.name, msg.key, a.index, a.filename), a.data)
                 write(urls.message_raw(lst.name, msg.key), raw)
@@ -145,10 +156,10 @@ class _ListWriter:
                 )
                 feed = feeds.thread_feed(lst, thread_key, entries[0][0])
                 messages_only = [msg for msg, _ in entries]
-                write(feed.path, feeds.atom(feed, lst, messages_only, self.job.base_url))
+                write(feed.path, feed_document(feed, lst, messages_only, self.job.base_url))
                 pages += 1
                 threads += 1
-        return pages, messages, threads, attachments
+        return pages, messages, threads, attachments, problems
 
     def download(self, period: str) -> tuple[str, int]:
         """The period's mbox.gz (mboxrd, byte-exact messages), in the order they were
@@ -175,6 +186,21 @@ class _ListWriter:
         return period, target.stat().st_size
 
 
+def raw_page_warning(lst: ListConfig, key: str, mid: str, problem: str) -> str:
+    """The warning line of a message page written as its raw text. The Message-ID and the
+    error's words may come from the mail: shown with no control character (a terminal would
+    obey one) and cut short."""
+    return (
+        f"{urls.message(lst.name, key)} (<{_printable(mid)}>) could not be rendered "
+        f"({_printable(problem)}): written as its raw text, with a link to its original"
+    )
+
+
+def _printable(text: str, limit: int = 160) -> str:
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
 _worker: _ListWriter | None = None  # one per worker process, set by its initializer
 
 
@@ -183,7 +209,7 @@ def _init_worker(job: _Job) -> None:
     _worker = _ListWriter(job)
 
 
-def _threads_in_worker(thread_keys: list[str]) -> tuple[int, int, int, int]:
+def _threads_in_worker(thread_keys: list[str]) -> tuple[int, int, int, int, list[str]]:
     assert _worker is not None
     return _worker.threads(thread_keys)
 
@@ -305,7 +331,7 @@ def _write_list_feeds(
     for kind, summaries in picks.items():
         messages = [store.message(lst.name, s.num) for s in summaries]
         feed = feeds.list_feed(lst, kind)
-        writer.write(feed.path, feeds.atom(feed, lst, messages, base_url))
+        writer.write(feed.path, feed_document(feed, lst, messages, base_url))
     return len(picks)
 
 

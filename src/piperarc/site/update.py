@@ -31,7 +31,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
-from piperarc.pages import ListPlan, Pages, home_entry
+from piperarc.pages import ListPlan, Pages, feed_document, home_entry
 from piperarc.site.build import (
     GZIP_LEVEL,
     MARKER,
@@ -49,6 +49,7 @@ from piperarc.site.build import (
     _build_list,
     _Job,
     _ListWriter,
+    raw_page_warning,
 )
 from piperarc.store import Store, open_store
 
@@ -64,6 +65,8 @@ class UpdateReport:
     pages: int = 0
     periods: int = 0
     full_lists: int = 0  # lists built whole (they were empty at the last build)
+    # A line per message page written as its raw text (its rendering failed).
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_built(out: Path) -> bool:
@@ -173,7 +176,9 @@ def _update(
         built = BuildReport()
         _build_list(config, store, lst, out, Writer(out), pages, 1, built)
         lists[name] = built.built[name]
-        return UpdateReport(messages=built.messages, pages=built.pages, full_lists=1)
+        return UpdateReport(
+            messages=built.messages, pages=built.pages, full_lists=1, warnings=built.warnings
+        )
     new: list[Summary] = []
     for s in store.summaries_after(name, int(entry["through"])):
         if not s.thread_key:
@@ -205,14 +210,16 @@ def _update(
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     inline = _ListWriter(job, store, pages)
     # The new messages' own pages first: that is when their URLs start to work.
-    written, _, threads, _ = inline.threads(sorted(keys), first={s.num for s in new})
+    written, _, threads, _, problems = inline.threads(sorted(keys), first={s.num for s in new})
     report.pages += written
     report.threads += threads
+    report.warnings.extend(problems)
     for s in extra.values():
         msg = store.message(name, s.num)
-        writer.write(
-            urls.message(name, s.key), pages.message(lst, plan, msg, store.raw(name, s.num)).html
-        )
+        page = pages.message(lst, plan, msg, store.raw(name, s.num))
+        if page.problem is not None:
+            report.warnings.append(raw_page_warning(lst, msg.key, msg.mid, page.problem))
+        writer.write(urls.message(name, s.key), page.html)
         report.pages += 1
     for s in members:
         if s.key != s.thread_key and (out / urls.thread(name, s.key)).exists():
@@ -266,7 +273,7 @@ def _update(
         newest = store.newest_summaries(name, feeds.FEED_SIZE, starters=kind == "threads")
         messages = [store.message(name, s.num) for s in newest]
         feed = feeds.list_feed(lst, kind)
-        writer.write(feed.path, feeds.atom(feed, lst, messages, config.base_url))
+        writer.write(feed.path, feed_document(feed, lst, messages, config.base_url))
     report.pages += 1
     if new:
         entry["through"] = new[-1].num

@@ -24,6 +24,7 @@ from piperarc.render.text import iso_date, iso_offset, obfuscate, sender
 from piperarc.store import ListStats
 from piperarc.web import openapi as openapi_doc
 from piperarc.web.http import archive_of, base, fresh
+from piperarc.web.openapi import MAX_TREE_DEPTH
 from piperarc.web.search import results_page, search_args
 
 
@@ -115,7 +116,9 @@ class Documents:
         }
 
     def thread(self, lst: ListConfig, plan: ListPlan, thread_key: str) -> dict[str, Any]:
-        """A thread as a tree: each node a message summary with its `replies`, nested."""
+        """A thread as a tree: each node a message summary with its `replies`, nested down
+        to MAX_TREE_DEPTH; a deeper reply follows flat in the replies of its ancestor there,
+        with its `depth` and its `parent`'s key."""
         members = plan.threads[thread_key]
         roots: list[dict[str, Any]] = []
         # Members come in tree order with depths: a stack of open nodes nests them without
@@ -124,10 +127,15 @@ class Documents:
         for s in members:
             node = self.summary(lst, s)
             node["replies"] = []
-            while stack and stack[-1][0] >= s.depth:
+            level = min(s.depth, MAX_TREE_DEPTH + 1)
+            if level > MAX_TREE_DEPTH:
+                parent = plan.by_num.get(s.parent_num) if s.parent_num is not None else None
+                node["depth"] = s.depth
+                node["parent"] = parent.key if parent else None
+            while stack and stack[-1][0] >= level:
                 stack.pop()
             (stack[-1][1]["replies"] if stack else roots).append(node)
-            stack.append((s.depth, node))
+            stack.append((level, node))
         return {
             "list": lst.name,
             "key": thread_key,

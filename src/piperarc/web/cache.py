@@ -7,6 +7,7 @@ rebuild. Pages come out byte for byte as the static build writes them (pages.py,
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import NotFoundError, StoreError, UnknownListError
 from piperarc.model import StoredMessage, Summary
-from piperarc.pages import ListPlan, Pages, home_entry
+from piperarc.pages import ListPlan, Pages, feed_document, home_entry
 from piperarc.store import ListStats, Store, database_exists, open_store
 
 PAGE_CACHE_BYTES = 64 * 1024 * 1024
+# Where the server says that a page was answered as a message's raw text (uvicorn shows it).
+log = logging.getLogger("piperarc.web")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +195,12 @@ class Archive:
         if page is None:
             plan, summary = self.summary(lst, key)
             msg = self.store.message(lst.name, summary.num)
-            html = self.pages.message(lst, plan, msg, self.store.raw(lst.name, msg.num)).html
-            page = self.keep(path, html.encode(), msg.archived_at)
+            made = self.pages.message(lst, plan, msg, self.store.raw(lst.name, msg.num))
+            if made.problem is not None:
+                log.warning(
+                    "%s could not be rendered (%s): answered as its raw text", path, made.problem
+                )
+            page = self.keep(path, made.html.encode(), msg.archived_at)
         return page
 
     def thread_page(self, lst: ListConfig, thread_key: str) -> CachedPage:
@@ -228,7 +235,7 @@ class Archive:
             )
             messages = [self.store.message(lst.name, s.num) for s in picked]
             feed = feeds.list_feed(lst, kind)
-            page = self.keep(path, feeds.atom(feed, lst, messages, self.config.base_url))
+            page = self.keep(path, feed_document(feed, lst, messages, self.config.base_url))
         return page
 
     def thread_feed_doc(self, lst: ListConfig, thread_key: str) -> CachedPage:
@@ -239,7 +246,7 @@ class Archive:
             self.thread(lst, thread_key)  # a NotFoundError for a thread not in the list
             messages = [msg for msg, _ in self.store.thread_messages(lst.name, thread_key)]
             feed = feeds.thread_feed(lst, thread_key, messages[0])
-            page = self.keep(path, feeds.atom(feed, lst, messages, self.config.base_url))
+            page = self.keep(path, feed_document(feed, lst, messages, self.config.base_url))
         return page
 
     def message_and_raw(self, lst: ListConfig, key: str) -> tuple[ListPlan, StoredMessage, bytes]:

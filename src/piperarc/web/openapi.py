@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 API_VERSION = "1"
+# How deep a thread document nests replies. Real threads stay well short of it (the deepest
+# in linux-man's 10,000 messages is 45); a reply deeper is listed flat in the replies of its
+# ancestor at this depth, with its own `depth` and `parent`, so no JSON encoder or reader
+# recurses once per reply of a 5,000-deep chain (Python's json.loads gives up near 1,000).
+MAX_TREE_DEPTH = 100
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -54,6 +59,26 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
     }
 
 
+def _thread_node(summary_props: dict[str, Any]) -> dict[str, Any]:
+    """A message in a thread's tree (api.Documents.thread): replies nest down to
+    MAX_TREE_DEPTH; only a reply deeper than that, listed flat, has `depth` and `parent`."""
+    node = _object(
+        {**summary_props, "replies": {"type": "array", "items": _ref("ThreadNode")}},
+        f"A message and its replies, nested down to a depth of {MAX_TREE_DEPTH} (the root is "
+        f"0). A reply deeper than that follows flat, in thread order, in the replies of its "
+        f"ancestor at depth {MAX_TREE_DEPTH}, with its own `depth` and `parent`.",
+    )
+    node["properties"]["depth"] = {
+        **_INT,
+        "description": "Only on a reply listed flat: its depth in the thread.",
+    }
+    node["properties"]["parent"] = {
+        "type": ["string", "null"],
+        "description": "Only on a reply listed flat: the key of the message it replies to.",
+    }
+    return node
+
+
 def openapi(title: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API (served at /api/openapi.json)."""
     summary_props = {
@@ -99,9 +124,7 @@ def openapi(title: str) -> dict[str, Any]:
             "A list and its periods, newest first.",
         ),
         "Summary": _object(summary_props),
-        "ThreadNode": _object(
-            {**summary_props, "replies": {"type": "array", "items": _ref("ThreadNode")}}
-        ),
+        "ThreadNode": _thread_node(summary_props),
         "Period": _object(
             {
                 "list": _STR,
