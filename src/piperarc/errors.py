@@ -7,6 +7,7 @@
     ├── SourceError               an input file or folder cannot be read as mail
     │   └── TruncatedSourceError  a source ended in the middle (a cut .xz, a half mbox)
     ├── StoreError                the database refused a read or a write
+    │   └── DamagedArchiveError   the database is damaged, or holds less than it recorded
     ├── NotFoundError             a message, thread or period that is not in the archive
     └── QueryError                a search query that cannot be understood
 
@@ -50,6 +51,15 @@ class TruncatedSourceError(SourceError):
 
 class StoreError(PiperarcError):
     """The database refused a read or a write."""
+
+
+class DamagedArchiveError(StoreError):
+    """The archive's database is damaged or holds less than it recorded: refused, never
+    read as an empty archive nor written into."""
+
+    def __init__(self, reason: str, path: str | Path | None = None) -> None:
+        # docs/operating.md says what each of these means and how to recover.
+        super().__init__(f"{reason}; refused, nothing written (see docs/operating.md)", path)
 
 
 class NotFoundError(PiperarcError):

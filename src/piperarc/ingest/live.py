@@ -25,6 +25,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import (
     ArchiveNotFoundError,
     ConfigError,
+    DamagedArchiveError,
     PiperarcError,
     SourceError,
     UnknownListError,
@@ -90,7 +91,10 @@ def publish(
     long-running caller passes its `updater` (made once: its templates compile once)."""
     placed = placing.place_pending(store, list_name)
     updater = updater or siteupdate.SiteUpdater(config, site or site_folder(config))
-    return updater.update(list_name, placed.changed)
+    report = updater.update(list_name, placed.changed)
+    for line in report.warnings if report else ():
+        warn(f"warning: {line}")  # a page shown as its raw text; the rest is updated
+    return report
 
 
 def list_for_address(config: ArchiveConfig, address: str) -> ListConfig | None:
@@ -117,6 +121,10 @@ def exit_status(err: BaseException) -> int:
         return EX_CONFIG
     if isinstance(err, SourceError):
         return EX_DATAERR
+    if isinstance(err, DamagedArchiveError):
+        # Refused, not stored: the MTA keeps the mail (for days) while the archive is
+        # recovered (docs/operating.md), and delivers it then.
+        return EX_TEMPFAIL
     # StoreError (busy, locked, disk full, read-only), OSError, and anything unforeseen:
     # the MTA keeps the message and tries again, which loses nothing.
     return EX_TEMPFAIL

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from piperarc.errors import NotFoundError, StoreError
-from piperarc.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS
+from piperarc.errors import DamagedArchiveError, NotFoundError, StoreError
+from piperarc.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, RECORD_SCHEMA, TABLES
 
 # Any number but MIGRATION_LOCK: held by writing() until commit, so live writers (a
 # delivery, the LMTP server, the Mailman archiver) take turns as on SQLite.
@@ -155,6 +155,12 @@ class Connected:
             if exists and exists[0]:
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
                 version = row[0] if row else 0
+            elif self._has_tables(conn):
+                raise DamagedArchiveError(
+                    "table schema_version is missing beside the archive's tables (a schema "
+                    "restored in part?)",
+                    safe_url(self.url),
+                )
             elif readonly:
                 raise StoreError(
                     "the database holds no archive yet: create it with piperarc init DIR --db URL",
@@ -171,12 +177,51 @@ class Connected:
                     safe_url(self.url),
                 )
             self.schema_version = version
+            self._check_whole(conn, version)
             if readonly or version == known:
                 return
             for number in range(version, known):
                 conn.execute(MIGRATIONS[number].encode())
             conn.execute("UPDATE schema_version SET version = %s", (known,))
             self.schema_version = known
+
+    @staticmethod
+    def _has_tables(conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute("SELECT to_regclass('messages') IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
+    def _check_whole(self, conn: psycopg.Connection[Any], version: int) -> None:
+        """Refuse a schema with a table missing for its version, or a list holding fewer
+        messages than the archive recorded (schema 5's trigger): a partial restore, tables
+        emptied by hand. Reads an index entry per list, never the messages."""
+        wanted = [table for since, table in TABLES if version >= since]
+        missing = conn.execute(
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (wanted,)
+        ).fetchall()
+        if missing:
+            raise DamagedArchiveError(
+                f"table {', '.join(row[0] for row in missing)} is missing "
+                f"(schema version {version})",
+                safe_url(self.url),
+            )
+        if version < RECORD_SCHEMA:
+            return
+        short = conn.execute(
+            "SELECT l.name, r.last_num, r.messages, "
+            "coalesce((SELECT max(num) FROM messages m WHERE m.list_id = r.list_id), 0) AS held "
+            "FROM archive_record r JOIN lists l ON l.id = r.list_id "
+            "WHERE r.last_num > coalesce("
+            "(SELECT max(num) FROM messages m WHERE m.list_id = r.list_id), 0) "
+            "ORDER BY l.name LIMIT 1"
+        ).fetchone()
+        if short is not None:
+            name, last, recorded, held = short
+            raise DamagedArchiveError(
+                f"holds fewer messages than it recorded: list {name!r} ends at number {held} "
+                f"where {recorded} messages up to number {last} were recorded (a partial "
+                "restore, or tables emptied by hand)",
+                safe_url(self.url),
+            )
 
     def close(self) -> None:
         self.pool.close()

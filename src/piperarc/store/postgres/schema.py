@@ -110,10 +110,54 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE search_index ADD COLUMN paired BOOLEAN NOT NULL DEFAULT false;
     CREATE INDEX search_index_unpaired ON search_index (message_id) WHERE NOT paired;
     """,
+    # 5: what each list holds, recorded as it grows by a trigger (so every way in counts):
+    # opening compares it with the messages (Connected._check_whole), and a schema restored
+    # in part or emptied behind piperarc's back is refused, not read as an empty archive.
+    # A row per list: importers into different lists never wait on one row. Safe to run
+    # again over itself (a schema put back to an older version by hand keeps its record).
+    """
+    CREATE TABLE IF NOT EXISTS archive_record (
+        list_id INTEGER PRIMARY KEY REFERENCES lists(id),
+        messages BIGINT NOT NULL,
+        last_num INTEGER NOT NULL
+    );
+    INSERT INTO archive_record (list_id, messages, last_num)
+        SELECT list_id, count(*), max(num) FROM messages GROUP BY list_id
+        ON CONFLICT (list_id) DO NOTHING;
+    CREATE OR REPLACE FUNCTION piperarc_record_messages() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        INSERT INTO archive_record AS r (list_id, messages, last_num)
+            SELECT list_id, count(*), max(num) FROM added GROUP BY list_id
+        ON CONFLICT (list_id) DO UPDATE SET messages = r.messages + excluded.messages,
+            last_num = greatest(r.last_num, excluded.last_num);
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER IF EXISTS messages_recorded ON messages;
+    CREATE TRIGGER messages_recorded AFTER INSERT ON messages
+        REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION piperarc_record_messages();
+    """,
 )
 
 
 PAIRED_SCHEMA = 4  # the schema version from which vectors can hold word pairs
+
+
+RECORD_SCHEMA = 5  # the schema version from which the archive records what it holds
+
+
+# The tables by the schema version that brought them: all must be there (_check_whole).
+TABLES = (
+    (1, "lists"),
+    (1, "messages"),
+    (1, "contents"),
+    (1, "search_index"),
+    (1, "data_version"),
+    (2, "message_refs"),
+    (RECORD_SCHEMA, "archive_record"),
+)
 
 
 # Any number: held while a process upgrades the schema, so two do not both try.

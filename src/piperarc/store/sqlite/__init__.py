@@ -2,8 +2,11 @@
 it, WAL mode, versioned migrations.
 
     schema      both files' migrations, where the index file lives
-    connection  the two files opened together, write transactions over both, read snapshots
-    writes      adding messages, placing threads, rebuilding the index, copying rows in
+    health      whether the archive file is whole and holds what the index file recorded
+    connection  the two files opened (and checked) together, write transactions over both,
+                read snapshots
+    writes      adding messages, placing threads, rebuilding the index (also when found
+                lost or behind on opening), copying rows in
     reads       summaries, stored messages, raw bytes, rows for copying, counts
     search      FTS5 queries, ranked among the newest matches; whether the index is behind
 
@@ -14,8 +17,10 @@ the base (errors, model, mid, facets).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from piperarc.store.sqlite.reads import Reads
-from piperarc.store.sqlite.schema import MIGRATIONS, MOVED_INDEX, index_path
+from piperarc.store.sqlite.schema import IN_MEMORY, MIGRATIONS, MOVED_INDEX, index_path
 from piperarc.store.sqlite.search import Search
 from piperarc.store.sqlite.writes import PARALLEL_INDEX, Writes
 
@@ -23,4 +28,17 @@ __all__ = ["MIGRATIONS", "MOVED_INDEX", "PARALLEL_INDEX", "SQLiteStore", "index_
 
 
 class SQLiteStore(Writes, Reads, Search):
-    """Store on one SQLite file. Safe for one writer and many readers at once (WAL)."""
+    """Store on one SQLite file. Safe for one writer and many readers at once (WAL).
+
+    Opening checks that the archive file is whole (health.py), and, to write, fills a
+    search index file found missing or behind before anything else is written."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, busy_timeout: float = 30) -> None:
+        super().__init__(path, readonly=readonly, busy_timeout=busy_timeout)
+        if readonly or str(path) == IN_MEMORY:
+            return
+        try:
+            self.restore_index()
+        except BaseException:
+            self.close()
+            raise

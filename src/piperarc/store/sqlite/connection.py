@@ -9,7 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from piperarc.errors import NotFoundError, StoreError
+from piperarc.errors import DamagedArchiveError, NotFoundError, StoreError
+from piperarc.store.sqlite.health import (
+    WRITE_RECORD,
+    check_contents,
+    check_file,
+    check_index_file,
+    create_whole,
+    read_record,
+)
 from piperarc.store.sqlite.schema import (
     IN_MEMORY,
     INDEX_COLUMNS,
@@ -31,35 +39,75 @@ class Connected:
         self.index_path = index_path(path)
         self._search_db: sqlite3.Connection | None = None
         self._index_attached = True
+        self._list_ids: dict[str, int] = {}
+        on_disk = str(path) != IN_MEMORY
         try:
+            if on_disk:
+                check_file(path)
+                check_index_file(self.index_path)
             if readonly:
-                self.db = sqlite3.connect(
-                    file_uri(path, "ro"), uri=True, isolation_level=None, check_same_thread=False
-                )
-                # Else an archive not yet upgraded (schema < 5), or an index file lost.
-                self._index_attached = self.index_path.exists()
-                if self._index_attached:
-                    self.db.execute(
-                        "ATTACH DATABASE ? AS search", (file_uri(self.index_path, "ro"),)
-                    )
-                self._search_db = self.db
+                self._open_to_read(on_disk)
             else:
-                self.index = sqlite3.connect(
-                    self.index_path,
-                    isolation_level=None,
-                    timeout=busy_timeout,
-                    check_same_thread=False,  # written by the indexing thread too
-                )
-                self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
-                for db in (self.index, self.db):
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=FULL")
-                migrate(self.index, INDEX_MIGRATIONS, self.index_path)
-                migrate(self.db, MIGRATIONS, path, before={MOVED_INDEX: self._move_index})
+                if on_disk and not path.exists():
+                    create_whole(path, self._make_archive)
+                self._open_to_write(busy_timeout, on_disk)
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as err:
+            self._close_quietly()
+            if type(err) is sqlite3.DatabaseError:  # SQLITE_CORRUPT or NOTADB, not busy
+                raise DamagedArchiveError(f"cannot be read: {err}", path) from err
             raise StoreError(f"cannot open the database: {err}", path) from err
-        self._list_ids: dict[str, int] = {}
+        except BaseException:
+            self._close_quietly()
+            raise
+
+    def _open_to_read(self, on_disk: bool) -> None:
+        path = self.path
+        self.db = sqlite3.connect(
+            file_uri(path, "ro"), uri=True, isolation_level=None, check_same_thread=False
+        )
+        # Else an archive not yet upgraded (schema < 5), or an index file lost.
+        self._index_attached = self.index_path.exists()
+        recorded = None
+        if self._index_attached:
+            self.db.execute("ATTACH DATABASE ? AS search", (file_uri(self.index_path, "ro"),))
+            recorded = read_record(self.db, "search", self.index_path)
+        self._search_db = self.db
+        if on_disk:
+            # The record first, the archive after: a write committing between the two
+            # reads can only make the archive hold more than the record says.
+            check_contents(self.db, path, recorded, self.index_path.name)
+
+    def _open_to_write(self, busy_timeout: float, on_disk: bool) -> None:
+        path = self.path
+        self.index = sqlite3.connect(
+            self.index_path,
+            isolation_level=None,
+            timeout=busy_timeout,
+            check_same_thread=False,  # written by the indexing thread too
+        )
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
+        for db in (self.index, self.db):
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+        migrate(self.index, INDEX_MIGRATIONS, self.index_path)
+        if on_disk:
+            recorded = read_record(self.index, "main", self.index_path)
+            check_contents(self.db, path, recorded, self.index_path.name)
+        migrate(self.db, MIGRATIONS, path, before={MOVED_INDEX: self._move_index})
+
+    def _make_archive(self, db: sqlite3.Connection) -> None:
+        """A new archive file's settings and schema (health.create_whole links it in)."""
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        migrate(db, MIGRATIONS, self.path)  # a new archive has no index to move
+
+    def _close_quietly(self) -> None:
+        """Close what a failed open had opened."""
+        for name in ("index", "db"):
+            db = getattr(self, name, None)
+            if isinstance(db, sqlite3.Connection):
+                db.close()
 
     def _move_index(self) -> None:
         """Copy the search index of an archive from before schema 5 into the index file
@@ -122,6 +170,9 @@ class Connected:
             self.index.execute("BEGIN IMMEDIATE")
             top = self.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
             self.index.execute("DELETE FROM search_index WHERE rowid > ?", (top,))
+            # What the archive holds as this begins (committed, so never more than the
+            # archive file has, even if this transaction dies between its two commits).
+            self.index.execute(WRITE_RECORD, (top,))
         except BaseException:
             self._rollback()
             raise

@@ -118,6 +118,14 @@ INDEX_MIGRATIONS: tuple[str, ...] = (
         prefix = '2 3 4'  -- word* searches stay fast at 200,000 messages (p95 31 ms vs 58)
     );
     """,
+    # 2: how many messages the archive file held as each write transaction began (health.py):
+    # kept apart from it, so that a truncated archive file or a lost WAL cannot fake it.
+    """
+    CREATE TABLE archive_record (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        messages INTEGER NOT NULL
+    );
+    """,
 )
 
 

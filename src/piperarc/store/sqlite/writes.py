@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from piperarc import facets
 from piperarc import mid as midlib
 from piperarc.errors import StoreError
+from piperarc.mail import parse
 from piperarc.model import (
     IndexText,
     NewMessage,
     ThreadPlacement,
 )
 from piperarc.store import rows as rowlib
-from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow
+from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, unpack
 from piperarc.store.sqlite.connection import Connected
 from piperarc.store.sqlite.schema import INDEX_COLUMNS
 
@@ -43,6 +44,16 @@ def _index_row(message_id: int, text: IndexText, facet_tokens: str) -> IndexRow:
         text.files,
         facet_tokens,
     )
+
+
+def _index_text(raw: bytes, envelope: str | None) -> IndexText:
+    """What a stored message's index entry holds, as deliver.reindex computes it: from the
+    parse, or the raw text when the parser fails (a parser bug must not stop a rebuild)."""
+    try:
+        parsed = parse.parse(raw, "", envelope)
+    except Exception as err:
+        parsed = parse.unreadable(raw, "", f"parser failed: {type(err).__name__}: {err}")
+    return parse.index_text(parsed)
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:
@@ -82,6 +93,33 @@ class Writes(Connected):
             thread.join()
         if failed:
             raise failed[0]
+
+    def restore_index(self) -> None:
+        """Rebuild the search index file whole from the stored messages when it is missing
+        or behind the archive (lost, or an older copy put back): else the next write would
+        index only itself, and the older mail would never be found again."""
+        if not self._index_behind():
+            return
+        rows = (
+            "SELECT m.id, l.name, m.date_utc, m.attachments, m.thread_pos, m.envelope, c.raw "
+            "FROM messages m JOIN lists l ON l.id = m.list_id "
+            "JOIN contents c ON c.message_id = m.id ORDER BY m.id"
+        )
+        with self._write("rebuild the search index"):
+            if not self._index_behind():
+                return  # another writer rebuilt it while this one waited
+            self.index.execute("DELETE FROM search_index")
+            with self._indexing(parallel=True) as index:
+                for message_id, name, date_utc, attached, pos, envelope, packed in self.db.execute(
+                    rows
+                ):
+                    tokens = facets.message_tokens(name, date_utc, attached > 0, pos == 0)
+                    index(_index_row(message_id, _index_text(unpack(packed), envelope), tokens))
+
+    def _index_behind(self) -> bool:
+        indexed = self.index.execute("SELECT max(rowid) FROM search_index").fetchone()[0]
+        stored = self.db.execute("SELECT max(id) FROM messages").fetchone()[0]
+        return bool((indexed or 0) < (stored or 0))
 
     def ensure_list(self, list_name: str) -> None:
         try:
