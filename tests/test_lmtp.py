@@ -1,8 +1,12 @@
 """`piperarc lmtp`: per-recipient replies after commit (RFC 2033), unknown lists refused at
-RCPT, a clean stop on SIGTERM, and many clients at once while `serve` answers."""
+RCPT, a clean stop on SIGTERM, many clients at once while `serve` answers, and no bounce (5xx)
+for what is not the sender's fault: long lines, a failing disk, an error of ours."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import resource
 import signal
 import socket
 import subprocess
@@ -15,7 +19,9 @@ import httpx
 import pytest
 
 from piperarc import config as configlib
-from piperarc.store import open_store
+from piperarc.ingest import lmtp
+from piperarc.store import AddResult, open_store
+from tests.conftest import Run
 from tests.livehelpers import PIPERARC, message, start_lmtp
 from tests.lmtpclient import LMTPClient
 
@@ -91,6 +97,97 @@ def test_a_unix_socket_works_as_well(archive: Path, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert _mids(archive) == ["m6@test.example"]
+
+
+def _stored_raw(archive: Path) -> list[bytes]:
+    store = open_store(configlib.load(archive).database, readonly=True)
+    try:
+        return [raw for _, _, raw in store.iter_raw("salon")]
+    finally:
+        store.close()
+
+
+def test_a_line_of_5000_bytes_is_stored_byte_exact(archive: Path, server: str) -> None:
+    # RFC 5322 asks for lines of at most 998 octets; 14 of linux-man's 10,000 break it.
+    long_line = b"".join(b"%04d " % i for i in range(1000))
+    raw = message(7).replace(b"\n", b"\r\n") + long_line + b"\r\n"
+    client = LMTPClient(server)
+    replies = client.send("a@test.example", ["salon@example.org"], raw)
+    client.close()
+    assert replies[0].startswith("250"), replies
+    assert _stored_raw(archive) == [raw]
+
+
+def _file_size_limited(limit: int) -> None:
+    """In the server: files may not grow past `limit` bytes, as on a full disk (writes fail
+    with EFBIG; SIGXFSZ ignored so the write returns the error instead of killing)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_answers_451_and_the_server_goes_on(run: Run, tmp_path: Path) -> None:
+    # SQLite only: on PostgreSQL the server's disk fills, not this process's.
+    root = tmp_path / "archive"
+    run("init", root, "--list", "salon")
+    port = _free_port()
+    with (root / "lmtp.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [PIPERARC, "lmtp", "--archive", str(root), "--listen", f"127.0.0.1:{port}"],
+            stderr=log,
+            preexec_fn=lambda: _file_size_limited(512 * 1024),
+        )
+    try:
+        client = _connect(f"127.0.0.1:{port}")
+        big = message(8) + b"".join(b"line %d of a long message\n" % i for i in range(40_000))
+        full = client.send("a@test.example", ["salon@example.org"], big)
+        small = client.send("a@test.example", ["salon@example.org"], message(9))
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert full[0].startswith("451"), full
+    assert small[0].startswith("250"), small
+    assert _mids(root) == ["m9@test.example"]
+
+
+def _connect(address: str) -> LMTPClient:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return LMTPClient(address)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class _BrokenCommitter:
+    """A committer with a bug: every submit raises."""
+
+    def submit(self, list_name: str, raw: bytes) -> concurrent.futures.Future[AddResult]:
+        raise RuntimeError("a bug in piperarc")
+
+
+def test_an_error_of_ours_answers_451_to_each_recipient(archive: Path) -> None:
+    handler = lmtp.Handler(configlib.load(archive), _BrokenCommitter())  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: lmtp.session(handler), "127.0.0.1", 0)
+    )
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        client = LMTPClient(address)
+        replies = client.send("a@test.example", ["salon@example.org", "salon@x.org"], message(10))
+        client.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+    assert [r[:3] for r in replies] == ["451", "451"]
 
 
 def _free_port() -> int:

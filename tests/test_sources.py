@@ -17,6 +17,8 @@ TWO = (
     b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\nline\n>From the top\n\n"
     b"From c@d Tue Jan  2 00:00:00 2024\nSubject: two\n\n>>From quoted twice\n\n"
 )
+# The first bytes of a real PNG file: its signature and the start of its header chunk.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00"
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -110,3 +112,48 @@ def test_crlf_messages_are_kept_byte_exact(tmp_path: Path) -> None:
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         detect(tmp_path / "nowhere.mbox")
+
+
+def test_a_folder_of_messages_yields_each_file_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "old-mail"
+    folder.mkdir()
+    _write(folder / "b.eml", b"Subject: second\n\nb\n")
+    _write(folder / "a.eml", b"Subject: first\n\na\n")
+    _write(folder / "c.mbox", TWO)  # an mbox among them gives each of its messages
+    _write(folder / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    assert detect(folder) == "folder"
+    assert [m.raw.split(b"\n")[0] for m in read_source(folder)] == [
+        b"Subject: first",
+        b"Subject: second",
+        b"Subject: one",
+        b"Subject: two",
+    ]
+
+
+def test_a_file_that_is_not_mail_in_a_folder_is_named_and_the_rest_read(tmp_path: Path) -> None:
+    folder = tmp_path / "old-mail"
+    folder.mkdir()
+    _write(folder / "a.eml", b"Subject: first\n\na\n")
+    _write(folder / "b.png", PNG)
+    _write(folder / "c.eml", b"Subject: last\n\nc\n")
+    got = []
+    with pytest.raises(SourceError, match=r"old-mail: 1 of the 3 .* \(b\.png: binary data") as err:
+        got.extend(read_source(folder))
+    assert [m.raw.split(b"\n")[0] for m in got] == [b"Subject: first", b"Subject: last"]
+    assert "a.eml" not in str(err.value)
+
+
+def test_a_binary_file_is_called_binary_with_only_printable_characters(tmp_path: Path) -> None:
+    path = _write(tmp_path / "logo.png", PNG + bytes(range(256)))
+    with pytest.raises(SourceError) as err:
+        detect(path)
+    assert "binary data, not mail" in str(err.value)
+    assert "89 50 4e 47" in str(err.value)  # the bytes shown as hex
+    assert str(err.value).isprintable()
+
+
+def test_the_first_line_of_a_text_file_that_is_not_mail_is_shown_escaped(tmp_path: Path) -> None:
+    path = _write(tmp_path / "notes.txt", b"\x1b[2Jnotes \xff\xfe\n")
+    with pytest.raises(SourceError, match=r"starts with '\\x1b\[2Jnotes \\xff\\xfe'") as err:
+        detect(path)
+    assert str(err.value).isprintable()

@@ -5,6 +5,11 @@ there. After DATA, LMTP answers once per accepted recipient (RFC 2033 §4.2): 25
 the message is committed to the list (SQLite, fsync'd), 451 when it could not be (busy,
 disk full): the MTA keeps it and retries. A message for two lists is stored in each.
 
+What is not the sender's fault never gets a 5xx (which makes the MTA bounce the mail for
+good): a storage failure or an internal error answers 451. Lines of any length are taken
+(aiosmtpd refuses lines over RFC 5321's 1,000 octets with a 500, but real list mail has
+them and the archive keeps what it is given, byte-exact); only the whole message is bounded.
+
 Commits are grouped: one writer thread takes every message waiting and commits them in one
 transaction (one fsync for many clients). A publisher thread then threads what is new and
 updates the built site, coalescing bursts. On SIGTERM or SIGINT the server stops listening,
@@ -33,11 +38,12 @@ from piperarc.ingest.deliver import prepare
 from piperarc.ingest.sources.eml import from_bytes
 from piperarc.model import NewMessage
 from piperarc.site import update as siteupdate
-from piperarc.store import AddResult, open_store
+from piperarc.store import AddResult, Store, open_store
 
 GROUP_MAX = 200  # messages per grouped commit
 DATA_SIZE_LIMIT = 64 * 1024 * 1024  # 552 above this (RFC 5321 §4.5.3.1.7)
 DRAIN_SECONDS = 30.0  # how long SIGTERM waits for open sessions
+TRY_LATER = "451 4.3.0 cannot archive it now; try again later"
 
 
 @dataclass(slots=True)
@@ -48,7 +54,10 @@ class _Job:
 
 
 class Committer(threading.Thread):
-    """Stores messages in grouped, durable commits on its own connection."""
+    """Stores messages in grouped, durable commits on its own connection, opened when the
+    first message comes and opened again after a failed commit: a database that was away
+    (restarted, locked, full) fails those messages with 451 and is tried afresh for the
+    next, so one failure never stops the server."""
 
     def __init__(self, config: ArchiveConfig, on_commit: Any) -> None:
         super().__init__(name="piperarc-commit", daemon=True)
@@ -73,7 +82,7 @@ class Committer(threading.Thread):
         self.join()
 
     def run(self) -> None:
-        store = open_store(self.config.database)
+        store: Store | None = None
         try:
             running = True
             while running:
@@ -90,16 +99,18 @@ class Committer(threading.Thread):
                         running = False
                         break
                     group.append(more)
-                self._commit(store, group)
+                store = self._commit(store, group)
         finally:
-            store.close()
+            _close_quietly(store)
 
-    def _commit(self, store: Any, group: list[_Job]) -> None:
+    def _commit(self, store: Store | None, group: list[_Job]) -> Store | None:
+        """Commit the group; the store to use next (None: open a fresh one)."""
         by_list: dict[str, list[_Job]] = {}
         for job in group:
             by_list.setdefault(job.list_name, []).append(job)
         now = int(time.time())
         try:
+            store = store or open_store(self.config.database)
             for name in by_list:
                 store.ensure_list(name)
             done: list[tuple[_Job, AddResult]] = []
@@ -110,10 +121,22 @@ class Committer(threading.Thread):
         except Exception as err:  # every one of them gets 451 and is retried by the MTA
             for job in group:
                 job.future.set_exception(err)
-            return
+            _close_quietly(store)
+            return None
         for job, result in done:
             job.future.set_result(result)
         self.on_commit(set(by_list))
+        return store
+
+
+def _close_quietly(store: Store | None) -> None:
+    """Close a store that may be broken already (its connection lost mid-commit)."""
+    if store is None:
+        return
+    try:
+        store.close()
+    except Exception as err:  # nothing of it is needed any more
+        live.warn(f"closing the archive's connection: {live.describe(err)}")
 
 
 class Publisher(threading.Thread):
@@ -151,7 +174,7 @@ class Publisher(threading.Thread):
                     if not self._wanted and self._stopping:
                         return
                     lists, self._wanted = self._wanted, set()
-                for name in sorted(lists):
+                for name in sorted(lists & _lists_with_mail(store, lists)):
                     try:
                         live.publish(self.config, store, name, updater=updater)
                     except Exception as err:  # stored already; the next publish retries
@@ -159,6 +182,15 @@ class Publisher(threading.Thread):
                                   f"{live.describe(err)}")  # fmt: skip
         finally:
             store.close()
+
+
+def _lists_with_mail(store: Store, lists: set[str]) -> set[str]:
+    """The lists that have mail to publish (one with none yet has no pages); all of them
+    when the archive cannot say, so that publishing them reports why."""
+    try:
+        return set(store.list_names())
+    except Exception:  # publishing each then warns with the reason
+        return lists
 
 
 class Handler:
@@ -180,32 +212,62 @@ class Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.busy += 1
         try:
-            names = []
-            for rcpt in envelope.rcpt_tos:
-                lst = live.list_for_address(self.config, rcpt)
-                names.append(lst.name if lst else "")
-            raw: bytes = envelope.original_content or b""
-            replies: dict[str, str] = {}
-            futures = {
-                name: asyncio.wrap_future(self.committer.submit(name, raw))
-                for name in dict.fromkeys(names)
-                if name
-            }
-            for name, future in futures.items():
-                try:
-                    result = await future
-                except Exception as err:
-                    live.warn(f"{name}: not stored, the client will retry: {live.describe(err)}")
-                    replies[name] = "451 4.3.0 cannot archive it now; try again later"
-                    continue
-                what = "already archived" if result.status == "duplicate" else "archived"
-                replies[name] = f"250 2.0.0 {what} in {name} as {result.key}"
-            lines = [replies.get(name, "550 5.1.1 no such list") for name in names]
+            try:
+                lines = await self._replies(envelope.rcpt_tos, envelope.original_content or b"")
+            except Exception as err:  # ours, not the sender's: each recipient gets 451
+                live.warn(f"lmtp: not stored, the client will retry: {live.describe(err)}")
+                lines = [TRY_LATER for _ in envelope.rcpt_tos]
             for line in lines[:-1]:
                 await server.push(line)
             return lines[-1]
         finally:
             self.busy -= 1
+
+    async def handle_exception(self, error: Exception) -> str:
+        """An error of ours in a session (aiosmtpd would answer 500: a bounce): 451."""
+        live.warn(f"lmtp: the client will retry: {live.describe(error)}")
+        return TRY_LATER
+
+    async def _replies(self, rcpts: list[str], raw: bytes) -> list[str]:
+        """One reply per recipient, in order: each list's message committed together."""
+        names = []
+        for rcpt in rcpts:
+            lst = live.list_for_address(self.config, rcpt)
+            names.append(lst.name if lst else "")
+        futures = {
+            name: asyncio.wrap_future(self.committer.submit(name, raw))
+            for name in dict.fromkeys(names)
+            if name
+        }
+        replies: dict[str, str] = {}
+        for name, future in futures.items():
+            try:
+                result = await future
+            except Exception as err:  # the archive's trouble (busy, full, away): retry
+                live.warn(f"{name}: not stored, the client will retry: {live.describe(err)}")
+                replies[name] = TRY_LATER
+                continue
+            what = "already archived" if result.status == "duplicate" else "archived"
+            replies[name] = f"250 2.0.0 {what} in {name} as {result.key}"
+        return [replies.get(name, "550 5.1.1 no such list") for name in names]
+
+
+class Session(LMTP):
+    """aiosmtpd's LMTP session, taking lines of any length (RFC 5322 §2.1.1 asks senders
+    for at most 998 octets, but mail that breaks it is still mail to archive). Reading a
+    line is bounded by the message size limit instead, past which the reply is 552."""
+
+    line_length_limit = DATA_SIZE_LIMIT + 3  # the line, CRLF, and a dot-stuffing dot
+
+
+def session(handler: Handler) -> Session:
+    """A new LMTP session (one connection) over `handler`."""
+    return Session(
+        handler,
+        data_size_limit=DATA_SIZE_LIMIT,
+        enable_SMTPUTF8=True,
+        ident="piperarc LMTP",
+    )
 
 
 def _listen(loop: asyncio.AbstractEventLoop, listen: str, factory: Any) -> Any:
@@ -238,12 +300,7 @@ def serve(
     sessions: weakref.WeakSet[LMTP] = weakref.WeakSet()
 
     def factory() -> LMTP:
-        protocol = LMTP(
-            handler,
-            data_size_limit=DATA_SIZE_LIMIT,
-            enable_SMTPUTF8=True,
-            ident="piperarc LMTP",
-        )
+        protocol = session(handler)
         sessions.add(protocol)
         return protocol
 

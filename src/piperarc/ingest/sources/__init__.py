@@ -6,7 +6,9 @@ say where each message came from, so a problem can name its file.
     raw         RawMail (bytes, envelope, where it came from) and the progress callback
     mbox        mbox files, plain or gzip/bzip2/xz, truncated ones reported
     maildir     Maildir folders (new/ and cur/)
+    folder      any other folder: each file in it a message or an mbox
     eml         single messages and stdin
+    shown       names and bytes from a source made safe to print
     sample      the demo list `piperarc demo` archives
 
 May import only errors: readers know nothing of parsing or storing.
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from piperarc.errors import SourceError
-from piperarc.ingest.sources import eml, maildir, mbox
+from piperarc.ingest.sources import eml, folder, maildir, mbox, shown
 from piperarc.ingest.sources.raw import Progress, RawMail
 
 __all__ = ["FORMATS", "RawMail", "detect", "read_source"]
@@ -32,7 +34,7 @@ def detect(path: Path) -> str:
     if path.is_dir():
         if (path / "cur").is_dir() or (path / "new").is_dir():
             return "maildir"
-        raise SourceError("a folder that is not a Maildir (it has no cur/ or new/ inside)", path)
+        return "folder"
     if not path.exists():
         raise SourceError("no such file or folder", path)
     try:
@@ -45,9 +47,14 @@ def detect(path: Path) -> str:
         return "mbox"
     if eml.looks_like_message(head):
         return "eml"
-    first = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+    if shown.is_binary(head):
+        raise SourceError(
+            f"binary data, not mail (it starts with the bytes {shown.hex_head(head)})",
+            path,
+        )
+    first = shown.printable(head.split(b"\n", 1)[0][:60].decode("utf-8", "backslashreplace"))
     raise SourceError(
-        f"not an mbox, Maildir or message (it starts with {first!r}, not a 'From ' line "
+        f"not an mbox, Maildir or message (it starts with '{first}', not a 'From ' line "
         "or a header); use --format to say what it is",
         path,
     )
@@ -58,6 +65,9 @@ def read_source(
 ) -> Iterator[RawMail]:
     """Every message at `path`. Raises SourceError (after yielding what it could) on bad input."""
     kind = fmt or detect(path)
+    if kind != "maildir" and path.is_dir():
+        # Each file on its own: a stray file that is not mail is reported, the rest read.
+        return folder.read_messages(path, lambda file: read_source(file, fmt), progress)
     if kind in ("mbox", "mboxrd", "mboxo"):
         return mbox.read_messages(path, "mboxo" if kind == "mboxo" else "mboxrd", progress)
     if kind == "maildir":
