@@ -129,3 +129,31 @@ def test_a_charset_naming_a_bytes_codec_falls_back_to_detection() -> None:
     # "uu" is a codec Python knows, but not a text encoding: decode() raises LookupError.
     raw = b"Content-Type: text/plain; charset=uu\nMessage-ID: <c@x.org>\n\nhello\n"
     assert parse.parse(raw, "d" * 64).body_text.strip() == "hello"
+
+
+def _dated(date: str) -> bytes:
+    return f"From: a@b\nDate: {date}\nSubject: x\n\nbody\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("date", "offset"),
+    [("Mon, 01 Jan 2024 00:00:00 -2400", -24 * 60), ("Mon, 01 Jan 2024 00:00:00 +9959", 5999)],
+)
+def test_an_impossible_offset_is_kept_as_written_not_dropped(date: str, offset: int) -> None:
+    msg = parse.parse(_dated(date), DIGEST)
+    assert msg.date_source == "date"
+    assert msg.tz_offset == offset
+    assert msg.date_utc == 1704067200 - offset * 60  # the written local time less the offset
+
+
+@pytest.mark.parametrize("year", ["0001", "0999", "9999", "99999"])
+def test_a_four_or_more_digit_year_is_that_year_so_out_of_range_ones_are_unusable(
+    year: str,
+) -> None:
+    msg = parse.parse(_dated(f"Mon, 01 Jan {year} 00:00:00 +0000"), DIGEST)
+    assert msg.date_utc is None  # not 2001, not 1999: the envelope or archiving time stands in
+    assert msg.date_source == "none"
+
+
+def test_a_two_digit_year_is_still_read_as_rfc_5322_says() -> None:
+    assert parse.parse(_dated("Thu, 3 Dec 98 10:00:00 -0800"), DIGEST).date_utc == 912708000

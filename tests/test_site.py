@@ -141,7 +141,7 @@ def test_a_reply_months_later_lands_on_its_threads_page(built: Path) -> None:
 
 def test_a_message_with_a_broken_date_says_where_its_date_came_from(built: Path) -> None:
     html = _page_of(built, "The Date header below is nonsense.")
-    assert "no usable Date header: from the mbox envelope" in html
+    assert "its Date header, “yesterday-ish”, is not a usable date: from the mbox envelope" in html
 
 
 def test_a_thread_page_merged_into_another_redirects_to_it(run: Run, archive: Path) -> None:

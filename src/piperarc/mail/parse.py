@@ -117,23 +117,52 @@ def index_text(parsed: ParsedMessage) -> IndexText:
     )
 
 
+# The year a Date header writes, and its zone: "... 2024 00:00:00 -0500". The stdlib reads
+# any year under 100 as two-digit ("0001" becomes 2001) and keeps any offset, even -2400,
+# which no timezone can hold; the written form decides both here.
+_WRITTEN_YEAR = re.compile(r"(?<![\d:])(\d{1,9})\s+\d{1,2}:\d{2}")
+_WRITTEN_ZONE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*([+-])(\d{2})(\d{2})\b")
+MAX_OFFSET = 24 * 60  # minutes: a real offset is less than a day (today's span -12:00 to +14:00)
+
+
 def parse_date(value: str | None) -> tuple[int, int] | None:
-    """(UTC seconds, sender's offset in minutes) from an RFC 5322 date, None if unusable."""
+    """(UTC seconds, sender's offset in minutes) from an RFC 5322 date, None if unusable.
+
+    Every value it returns can be shown by every layer. The offset is kept as written, even
+    an impossible one (-2400, +9959: the page shows it as such, see render.text.sender_date),
+    and the UTC time is the written local time less that offset. A year the header writes
+    with four digits is that year, a three-digit one is 1900 plus it (RFC 5322 4.3); a date
+    before 1970 or from 2100 on (0001, 9999, 99999) is unusable: the caller falls back to the
+    envelope or the archiving time and the page says the Date header was not usable."""
     if not value:
         return None
     try:
         parsed = email.utils.parsedate_tz(value)
         if parsed is None:
             return None
-        offset = parsed[9] or 0
-        if abs(offset) > 24 * 3600:
-            offset = 0
-        stamp = timegm(parsed[:6]) - offset
+        year = _written_year(value, parsed[0])
+        zone = _WRITTEN_ZONE.search(value)
+        if zone:
+            sign = -1 if zone[1] == "-" else 1
+            offset = sign * (int(zone[2]) * 60 + int(zone[3]))
+        else:
+            offset = (parsed[9] or 0) // 60
+        stamp = timegm((year, *parsed[1:6])) - offset * 60
     except (ValueError, OverflowError, TypeError, IndexError):
         return None
     if not _MIN_DATE <= stamp < _MAX_DATE:
         return None
-    return stamp, offset // 60
+    return stamp, offset
+
+
+def _written_year(value: str, read: int) -> int:
+    """The year as written: the stdlib's reading unless the header wrote three digits or
+    more ("0001" is the year 1, not 2001)."""
+    found = _WRITTEN_YEAR.search(value)
+    if found is None or len(found[1].lstrip()) < 3:
+        return read
+    written = int(found[1])
+    return written + 1900 if len(found[1]) == 3 else written
 
 
 def envelope_date(envelope: str | None) -> tuple[int, int] | None:

@@ -44,6 +44,8 @@ _SIGNATURE_TYPES = frozenset(
 _UU_BEGIN = re.compile(r"^begin [0-7]{3,4} ([^\r\n]+?)\r?$", re.MULTILINE)
 _UU_END = re.compile(r"^end\r?$", re.MULTILINE)
 _UU_HINT = re.compile(rb"^begin [0-7]{3,4} ", re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_DATE_FIELD = re.compile(rb"^date:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 _BAD_BASE64 = (InvalidBase64CharactersDefect, InvalidBase64PaddingDefect)
 
 
@@ -135,6 +137,16 @@ def _field(head: bytes, name: bytes) -> bytes | None:
         stop = head.find(b"\n", stop + 1)
     value = head[at:] if stop < 0 else head[at:stop]
     return b" ".join(value.split())
+
+
+def written_date(raw: bytes) -> str:
+    """The Date header as the message wrote it (unfolded, at most 200 characters), for a
+    page that says why it was not usable; "" when it has none."""
+    end = _HEADER_END.search(raw)
+    found = _DATE_FIELD.search(raw, 0, end.start() if end else len(raw))
+    if found is None:
+        return ""
+    return " ".join(found[1].decode("utf-8", "replace").split())[:200]
 
 
 def view(raw: bytes, stored_text: str | None = None) -> MailView:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
 
 from markupsafe import Markup, escape
 
@@ -157,9 +156,15 @@ def _patch_line(escaped: str) -> int:
 
 
 def sender_date(date_utc: int, tz_offset: int) -> str:
-    """The date as the sender wrote it: their local time and offset."""
-    zone = timezone(timedelta(minutes=tz_offset))
-    return datetime.fromtimestamp(date_utc, zone).strftime("%a, %d %b %Y %H:%M:%S %z")
+    """The date as the sender wrote it: their local time and offset, even an offset no
+    timezone can hold (-2400, +9959 are shown as written, never an error)."""
+    try:
+        local = time.gmtime(date_utc + tz_offset * 60)
+    except (OverflowError, OSError, ValueError):
+        return f"{date_utc} seconds after 1970 (UTC)"
+    minutes = abs(tz_offset)
+    zone = f"{'-' if tz_offset < 0 else '+'}{minutes // 60:02d}{minutes % 60:02d}"
+    return f"{time.strftime('%a, %d %b %Y %H:%M:%S', local)} {zone}"
 
 
 # UTC dates go through time.gmtime: three times faster than datetime's, and a build formats
