@@ -6,6 +6,7 @@ import gzip
 import json
 import lzma
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,95 @@ def test_a_list_cannot_take_the_name_of_the_archives_own_pages(run: Run, archive
     result = run("init", archive, "--list", "api")
     assert result.exit_code == 1
     assert "taken by the archive's own pages" in result.stderr
+
+
+def test_init_takes_several_lists_and_says_each(run: Run, tmp_path: Path) -> None:
+    root = tmp_path / "lists"
+    result = run("init", root, "--list", "a", "--list", "b")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"created list 'a' in archive {root}",
+        f"created list 'b' in archive {root}",
+    ]
+    stats = json.loads(run("stats", "--archive", root, "--json").stdout)
+    assert sorted(stats["lists"]) == ["a", "b"]
+
+
+def test_init_on_an_existing_archive_with_nothing_new_says_nothing_changed(
+    run: Run, archive: Path
+) -> None:
+    before = (archive / "piperarc.toml").read_bytes()
+    result = run("init", archive)
+    assert result.exit_code == 0
+    assert "nothing to change" in result.stdout and "updated" not in result.stdout
+    assert f"piperarc init {archive} --list NAME" in result.stdout
+    assert (archive / "piperarc.toml").read_bytes() == before
+
+
+def test_import_without_list_goes_into_the_archives_only_list(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    result = run("import", "--archive", archive, _sample(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("imported 27 new")
+
+
+def test_import_without_list_in_an_archive_of_several_names_them(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    run("init", archive, "--list", "dev")
+    result = run("import", "--archive", archive, _sample(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("piperarc: error: ")
+    assert "2 lists (salon, dev)" in result.stderr and "--list NAME" in result.stderr
+
+
+def test_a_folder_of_eml_files_is_imported_as_readme_shows(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "old-mail"
+    folder.mkdir()
+    for n in (2, 1, 3):
+        (folder / f"{n}.eml").write_bytes(ONE.replace(b"one@", f"m{n}@".encode()))
+    result = run("import", "--archive", archive, "--list", "salon", folder)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("imported 3 new")
+    shown = json.loads(
+        run("show", "--archive", archive, "--list", "salon", "m1@example.org", "--json").stdout
+    )
+    assert shown["number"] == 1  # numbered in the files' name order
+
+
+def test_importing_a_binary_file_says_so_in_printable_text_and_fails(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    binary = tmp_path / "program"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+    result = run("import", "--archive", archive, "--list", "salon", binary)
+    assert result.exit_code == 1
+    assert f"{binary}: binary data, not mail" in result.stderr
+    assert all(line.isprintable() for line in result.stderr.splitlines())
+    assert result.stdout.startswith("imported 0 new")
+
+
+def test_a_file_name_with_control_characters_is_printed_escaped(
+    run: Run, archive: Path, tmp_path: Path
+) -> None:
+    evil = tmp_path / "evil\x1b[2J.txt"  # ESC [2J clears a terminal
+    evil.write_bytes(b"not mail at all\n")
+    result = run("import", "--archive", archive, "--list", "salon", evil)
+    assert result.exit_code == 1
+    assert "evil\\x1b[2J.txt: not an mbox" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_serve_on_a_busy_port_names_it_and_starts_nothing(run: Run, archive: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--archive", archive, "--port", port)
+    assert result.exit_code == 1
+    assert "serving" not in result.stderr
+    assert f"port {port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -45,3 +45,12 @@ def test_url_keys_differ_for_ids_that_differ_only_in_case() -> None:
 
 def test_synthetic_ids_use_the_reserved_invalid_domain() -> None:
     assert mid.synthetic("ab" * 32).endswith("@piperarc.invalid")
+
+
+def test_threading_reads_the_first_and_the_nearest_references_of_a_huge_header() -> None:
+    header = " ".join(f"<r{i}@example.org>" for i in range(50_000))
+    refs = mid.references(header, "<r49999@example.org>")
+    assert len(refs) == mid.MAX_REFERENCES
+    assert refs[0] == "r0@example.org"  # the thread's root
+    assert refs[-1] == "r49999@example.org"  # the parent
+    assert refs[1] == f"r{50_000 - mid.MAX_REFERENCES + 1}@example.org"

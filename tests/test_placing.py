@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import lzma
@@ -100,3 +101,39 @@ def test_delivering_in_random_order_threads_as_one_import_does(tmp_path: Path) -
     done = _deliver_one_by_one(mail)
     assert not done.wrong, f"{len(done.wrong)} placed differently: {list(done.wrong.items())[:3]}"
     assert 0 < done.replies < len(mail)  # both ways of placing were taken
+
+
+def _threads_by_mid(store: object) -> dict[str, tuple[str, str | None, int, int]]:
+    """Each message's place by Message-ID: its thread's root, its parent, depth, position
+    (numbers differ between two archives of the same mail; Message-IDs do not)."""
+    summaries = store.summaries("lm")  # type: ignore[attr-defined]
+    mid_of = {s.num: s.mid for s in summaries}
+    root_of = {s.thread_key: s.mid for s in summaries if s.thread_pos == 0}
+    counts = collections.Counter(s.mid for s in summaries)
+    return {
+        s.mid: (root_of[s.thread_key], mid_of.get(s.parent_num or 0), s.depth, s.thread_pos)
+        for s in summaries
+        if counts[s.mid] == 1
+    }
+
+
+@pytest.mark.corpus
+def test_the_same_mail_in_another_order_threads_the_same(tmp_path: Path) -> None:
+    # As a bulk import numbers it, and as four LMTP clients at once might: another order,
+    # so other archive numbers. The threads are a function of the mail, not of its order.
+    mail = _linux_man(tmp_path, 2000)
+    imported = open_store(Path(":memory:"))
+    imported.ensure_list("lm")
+    imported.add_messages("lm", mail, 1_700_000_000)
+    imported.set_threads("lm", threads.thread(imported.summaries("lm")))
+    shuffled = list(mail)
+    random.Random(11).shuffle(shuffled)
+    delivered = open_store(Path(":memory:"))
+    delivered.ensure_list("lm")
+    for new in shuffled:
+        delivered.add_messages("lm", [new], 1_700_000_000)
+        placing.place_pending(delivered, "lm")
+    by_import, by_delivery = _threads_by_mid(imported), _threads_by_mid(delivered)
+    wrong = {m: (by_import[m], by_delivery[m]) for m in by_import if by_import[m] != by_delivery[m]}
+    assert not wrong, f"{len(wrong)} placed differently: {list(wrong.items())[:3]}"
+    assert len({p[0] for p in by_import.values()}) == len({p[0] for p in by_delivery.values()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.ingest import deliver
 from piperarc.ingest.sources import FORMATS
 from piperarc.ingest.sources.sample import sample_mbox
+from piperarc.ingest.sources.shown import printable
 from piperarc.model import ImportCounts, StoredMessage
 from piperarc.render.text import iso_date, iso_offset
 from piperarc.site import build as sitebuild
@@ -84,7 +86,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--list", "list_name", help="Add a list with this name.")
+@click.option("--list", "list_names", multiple=True, help="Add a list with this name (repeatable).")
 @click.option("--title", help="The archive's title (new archives) or the list's title.")
 @click.option("--description", default="", help="The list's description.")
 @click.option("--address", default="", help="The list's posting address.")
@@ -111,7 +113,7 @@ def main() -> None:
 )
 def init(
     directory: Path,
-    list_name: str | None,
+    list_names: tuple[str, ...],
     title: str | None,
     description: str,
     address: str,
@@ -119,14 +121,22 @@ def init(
     obfuscate: str,
     database: str | None,
 ) -> None:
-    """Create an archive in DIRECTORY, or add a list to an existing one."""
+    """Create an archive in DIRECTORY, or add lists to an existing one."""
     path = directory / configlib.CONFIG_NAME
     created = not path.exists()
     if database is not None and not database.startswith(configlib.SERVER_SCHEMES):
         raise ConfigError(f"--db takes a postgresql:// URL, not {database!r}")
+    names = list(dict.fromkeys(list_names))
+    if len(names) > 1 and (title or description or address):
+        raise ConfigError(
+            "--title, --description and --address describe one list: "
+            "add the lists one at a time to give each its own"
+        )
+    for name in names:
+        configlib.check_list_name(name)
     directory.mkdir(parents=True, exist_ok=True)
     if created:
-        header = configlib.archive_header(title if title and not list_name else "Mail archive")
+        header = configlib.archive_header(title if title and not names else "Mail archive")
         if database is not None:
             header += configlib.database_line(database) + "\n"
         path.write_text(header, encoding="utf-8")
@@ -136,21 +146,52 @@ def init(
             "the archive already has its database; move it with: piperarc migrate --to URL",
             path,
         )
-    if list_name:
-        configlib.check_list_name(list_name)
-        if any(lst.name == list_name for lst in config.lists):
-            raise ConfigError(f"the list {list_name!r} already exists", path)
-        block = configlib.list_block(
-            configlib.ListConfig(
-                list_name, title or list_name, description, address, period, obfuscate
-            )
-        )
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(block)
-        configlib.load(directory)  # prove what we wrote reads back
+    _add_lists(config, names, title, description, address, period, obfuscate)
     open_store(config.database).close()
-    what = f"list {list_name!r} in " if list_name else ""
-    click.echo(f"{'created' if created else 'updated'} {what}archive {directory}")
+    for line in _init_report(directory, created, names):
+        click.echo(line)
+
+
+def _add_lists(
+    config: configlib.ArchiveConfig,
+    names: list[str],
+    title: str | None,
+    description: str,
+    address: str,
+    period: str,
+    obfuscate: str,
+) -> None:
+    """Append a block per new list to piperarc.toml, all or none (a name taken already
+    stops them all before anything is written)."""
+    path = config.root / configlib.CONFIG_NAME
+    for name in names:
+        if any(lst.name == name for lst in config.lists):
+            raise ConfigError(f"the list {name!r} already exists", path)
+    if not names:
+        return
+    blocks = "".join(
+        configlib.list_block(
+            configlib.ListConfig(name, title or name, description, address, period, obfuscate)
+        )
+        for name in names
+    )
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(blocks)
+    configlib.load(config.root)  # prove what we wrote reads back
+
+
+def _init_report(directory: Path, created: bool, names: list[str]) -> list[str]:
+    """What `init` did, a line per list it added; the next command when it did nothing."""
+    if names:
+        verb = "created" if created else "added"
+        where = "in" if created else "to"
+        return [f"{verb} list {name!r} {where} archive {directory}" for name in names]
+    if created:
+        return [f"created archive {directory}"]
+    return [
+        f"archive {directory} exists already: nothing to change "
+        f"(add a list with: piperarc init {directory} --list NAME)"
+    ]
 
 
 def _progress_callbacks(enabled: bool) -> tuple[Any, Any, Any]:
@@ -194,7 +235,9 @@ def _summary_line(counts: ImportCounts, sources: int) -> str:
 
 @main.command(name="import")
 @_archive_option
-@click.option("--list", "list_name", required=True, help="The list to import into.")
+@click.option(
+    "--list", "list_name", help="The list to import into (default: the archive's only list)."
+)
 @click.option(
     "--format",
     "fmt",
@@ -202,10 +245,13 @@ def _summary_line(counts: ImportCounts, sources: int) -> str:
     help="What the sources are (default: recognized from each file).",
 )
 @click.argument("sources", nargs=-1, required=True)
-def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, ...]) -> None:
-    """Import mbox files (also .gz/.bz2/.xz), Maildirs, .eml files, or - for stdin."""
+def import_(
+    archive: Path, list_name: str | None, fmt: str | None, sources: tuple[str, ...]
+) -> None:
+    """Import mbox files (also .gz/.bz2/.xz), Maildirs, folders of messages, .eml files, or
+    - for stdin."""
     with _opened(archive, check_index=True) as (config, store):
-        config.list(list_name)
+        list_name = _import_list(config, list_name)
         progress, on_message, stop = _progress_callbacks(sys.stderr.isatty())
         try:
             counts = deliver.import_paths(
@@ -221,7 +267,7 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
         finally:
             stop()
     for line in counts.problems[:MAX_PROBLEM_LINES]:
-        click.echo(f"piperarc: warning: {line}", err=True)
+        click.echo(f"piperarc: warning: {printable(line)}", err=True)
     if len(counts.problems) > MAX_PROBLEM_LINES:
         click.echo(
             f"piperarc: warning: ... and {len(counts.problems) - MAX_PROBLEM_LINES} more problems",
@@ -232,6 +278,24 @@ def import_(archive: Path, list_name: str, fmt: str | None, sources: tuple[str, 
         _update_built_site(archive, list_name)
     if counts.failed_sources:
         sys.exit(1)
+
+
+def _import_list(config: configlib.ArchiveConfig, list_name: str | None) -> str:
+    """The list to import into: --list, or the archive's only list."""
+    if list_name is not None:
+        config.list(list_name)
+        return list_name
+    names = [lst.name for lst in config.lists]
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ConfigError(
+            f"the archive has no list yet: add one with: piperarc init {config.root} --list NAME"
+        )
+    raise ConfigError(
+        f"the archive has {len(names)} lists ({', '.join(names)}): "
+        "say which to import into with --list NAME"
+    )
 
 
 @main.command()
@@ -261,6 +325,7 @@ def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bo
         f"built {report.pages} pages ({report.messages} messages, {report.threads} "
         f"threads, {report.attachments} attachments, {report.downloads} mbox downloads, "
         f"{report.feeds} feeds) in {report.seconds:.1f}s ({rate:.0f} messages/s)"
+        + (f"; {report.raw_pages} shown as raw text (see the warnings)" if report.raw_pages else "")
     )
     if report.search_seconds is not None:
         click.echo(f"search index (Pagefind) written in {report.search_seconds:.1f}s")
@@ -447,14 +512,17 @@ def search(
 @_archive_option
 @click.option("--list", "list_names", multiple=True, help="Only this list (repeatable).")
 def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
-    """Rebuild the search index from the raw messages."""
+    """Rebuild the search index and the threads from the raw messages."""
     with _opened(archive) as (config, store):
         stored = store.list_names()
         for lst in config.lists:
             if (list_names and lst.name not in list_names) or lst.name not in stored:
                 continue
             count = deliver.reindex(store, lst.name)
-            click.echo(f"{lst.name}: indexed {count} messages")
+            moved = deliver.rethread(store, lst.name)
+            click.echo(f"{lst.name}: indexed {count} messages, rethreaded ({moved} moved)")
+            if moved and (config.root / "site").exists():
+                click.echo("  the built site shows the old threads: run `piperarc build`")
 
 
 @main.command()
@@ -536,8 +604,27 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
         _warn_about_index(store)
     finally:
         store.close()
+    _check_port(host, port)
     click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     webapp.serve(config, host=host, port=port, workers=workers, access_log=access_log)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before saying "serving" when the address cannot be listened on (a port in use,
+    a host not of this machine), as uvicorn would only after the line was printed. Bound
+    as uvicorn binds (SO_REUSEADDR), so a port a stopped server left waiting is free."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, sockaddr in addresses:
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(sockaddr)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise PiperarcError(
+            f"cannot listen on {host} port {port} ({reason.lower()}): serve on another "
+            "with --port N (or stop what listens there)"
+        ) from err
 
 
 @main.command()
@@ -587,9 +674,12 @@ def _update_built_site(archive: Path, list_name: str) -> None:
 
     config = configlib.load(archive)
     try:
-        siteupdate.update(config, live.site_folder(config), list_name)
+        report = siteupdate.update(config, live.site_folder(config), list_name)
     except PiperarcError as err:
         click.echo(f"piperarc: warning: the site is not updated: {err}", err=True)
+        return
+    for warning in report.warnings if report else ():
+        click.echo(f"piperarc: warning: {warning}", err=True)
 
 
 def _site_option(func: Any) -> Any:

@@ -46,6 +46,20 @@ def extract(value: str | None) -> list[str]:
     return ordered
 
 
+# What threading reads of a message's ancestry: the first (the thread's root) and the nearest
+# MAX_REFERENCES - 1, as news servers trim References (RFC 5537 3.4.4 keeps the first and the
+# last three). A header of 50,000 ids would otherwise cost every later rethread of the list
+# time in proportion to it; the message keeps its header as it came.
+MAX_REFERENCES = 64
+
+
+def capped(refs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The references threading reads: the first and the nearest, at most MAX_REFERENCES."""
+    if len(refs) <= MAX_REFERENCES:
+        return tuple(refs)
+    return (refs[0], *refs[len(refs) - MAX_REFERENCES + 1 :])
+
+
 def references(refs_value: str | None, in_reply_to_value: str | None) -> tuple[str, ...]:
     """The ancestors of a message, oldest first: References, then In-Reply-To if it is new.
 
@@ -58,7 +72,7 @@ def references(refs_value: str | None, in_reply_to_value: str | None) -> tuple[s
         parent = _WS.sub("", irt[0])
         if parent and parent not in refs:
             refs.append(parent)
-    return tuple(refs)
+    return capped(refs)
 
 
 def synthetic(digest: str) -> str:

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from piperarc.errors import SourceError
+from piperarc.ingest import placing
 from piperarc.ingest.sources import RawMail, read_source, read_stdin
 from piperarc.ingest.sources.raw import Progress
 from piperarc.mail import parse, threads
@@ -29,6 +30,7 @@ from piperarc.model import ImportCounts, NewMessage, ParsedMessage
 from piperarc.store import Store, pack
 
 BATCH_SIZE = 1000  # messages per store transaction
+PLACE_AT_MOST = 200  # unthreaded messages placed one neighbourhood at a time, not by a rethread
 PARSE_CHUNK = 64  # messages per task sent to a parsing worker
 IN_FLIGHT_PER_WORKER = 4
 
@@ -206,16 +208,31 @@ class Importer:
                 )
 
     def finish(self) -> ImportCounts:
-        """Store what is pending and rethread the list if anything new arrived."""
+        """Store what is pending, then thread what is not threaded yet.
+
+        Threading is derived state that any run completes: an import killed after storing
+        some batches left them unplaced, and the next run places them even if it adds
+        nothing itself. A few messages are placed among the threads they touch
+        (placing.place_pending, the same threads a full rethread gives); many, by threading
+        the whole list again."""
         self.flush()
-        if self.counts.new:
+        unplaced = len(self.store.unplaced(self.list_name))
+        if 0 < unplaced <= PLACE_AT_MOST:
+            placing.place_pending(self.store, self.list_name)
+        elif unplaced:
             rethread(self.store, self.list_name)
         return self.counts
 
 
-def rethread(store: Store, list_name: str) -> None:
-    """Thread the whole list again and record each message's place (numbers never change)."""
-    store.set_threads(list_name, threads.thread(store.summaries(list_name)))
+def rethread(store: Store, list_name: str) -> int:
+    """Thread the whole list again and record each message's place where it changed
+    (numbers never change); returns how many messages moved."""
+    with store.writing():
+        summaries = store.summaries(list_name)
+        by_num = {s.num: s for s in summaries}
+        changes = [p for p in threads.thread(summaries) if placing.moved(by_num[p.num], p)]
+        store.set_threads(list_name, changes)
+    return len(changes)
 
 
 def reindex(store: Store, list_name: str) -> int:

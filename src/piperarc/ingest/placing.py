@@ -148,7 +148,7 @@ def _record(
 ) -> Placed:
     """Store the placements of `subset` that changed; say what changed in `placed`."""
     old_keys = {s.thread_key for s in subset.values() if s.thread_key}
-    changes = [p for p in placements if _moved(subset[p.num], p)]
+    changes = [p for p in placements if moved(subset[p.num], p)]
     store.set_threads(list_name, changes)
     placed.changed = [p.num for p in changes]
     placed.threads = {p.thread_key for p in changes}
@@ -157,7 +157,8 @@ def _record(
     return placed
 
 
-def _moved(before: Summary, after: ThreadPlacement) -> bool:
+def moved(before: Summary, after: ThreadPlacement) -> bool:
+    """Whether a message's place (thread, parent, depth, position) changed."""
     return (before.thread_key, before.parent_num, before.depth, before.thread_pos) != (
         after.thread_key,
         after.parent_num,
@@ -171,7 +172,7 @@ def _place_all(store: Store, list_name: str, placed: Placed) -> Placed:
     summaries = store.summaries(list_name)
     by_num = {s.num: s for s in summaries}
     placements = threads.thread(summaries)
-    changes = [p for p in placements if _moved(by_num[p.num], p)]
+    changes = [p for p in placements if moved(by_num[p.num], p)]
     store.set_threads(list_name, changes)
     placed.full = True
     placed.changed = [p.num for p in changes]

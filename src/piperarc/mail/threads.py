@@ -25,6 +25,8 @@ class _Container:
         self.date = 0
 
     def is_ancestor_of(self, other: _Container) -> bool:
+        if not self.children:  # a leaf is an ancestor of itself only: O(1) for new mail
+            return other is self
         node: _Container | None = other
         while node is not None:
             if node is self:
@@ -161,13 +163,27 @@ def _sort(roots: list[_Container]) -> None:
     for node in reversed(order):
         if node.summary is None:
             node.date = min((c.date for c in node.children), default=0)
-        node.children.sort(key=lambda c: (c.date, c.summary.num if c.summary else 0))
-    roots.sort(key=lambda c: (c.date, c.summary.num if c.summary else 0))
+        node.children.sort(key=_sibling_order)
+    roots.sort(key=_sibling_order)
+
+
+def _sibling_order(container: _Container) -> tuple[int, str, int]:
+    summary = container.summary
+    if summary is None:
+        return container.date, "", 0
+    return container.date, summary.mid, summary.num
+
+
+def _arrival_order(summary: Summary) -> tuple[int, str, int]:
+    """The order messages are threaded in: by date, then Message-ID, never by archive
+    number, so the threads are the same whatever order the mail arrived in (a bulk import
+    and the same mail over LMTP from four clients at once give the same threads)."""
+    return summary.date_utc, summary.mid, summary.num
 
 
 def thread(summaries: Iterable[Summary]) -> list[ThreadPlacement]:
     """Place every message: its thread, its nearest archived parent and its tree position."""
-    table = _build_table(summaries)
+    table = _build_table(sorted(summaries, key=_arrival_order))
     roots = [c for c in table.values() if c.parent is None]
     roots = _group_by_subject(_prune(roots))
     _sort(roots)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from piperarc.mid import capped
 from piperarc.model import StoredMessage, Summary
 
 # A message whole: `messages m` joined with `contents c`.
@@ -27,9 +28,10 @@ def refs(text: str) -> tuple[str, ...]:
 
 
 def summary(r: Any) -> Summary:
-    """A row of SUMMARY_COLUMNS as a Summary."""
+    """A row of SUMMARY_COLUMNS as a Summary (its references as threading reads them: a
+    message stored before mid.capped existed may have many more)."""
     return Summary(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], refs(r[9]), bool(r[10]),
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], capped(refs(r[9])), bool(r[10]),
         bool(r[11]), r[12], r[13], r[14], r[15],
     )  # fmt: skip
 
