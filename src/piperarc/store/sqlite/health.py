@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,11 +26,11 @@ HEADER = 100  # bytes of SQLite's file header
 MAGIC = b"SQLite format 3\x00"
 EMPTY = "is empty (0 bytes)"
 
-# A checkpoint writes page 1 (with the new page count) before the pages after it, so a
-# reader may see a header ahead of the file for a moment while a WAL is being copied back:
-# the check looks again a few times before it calls that a truncation.
-RETRIES = 10
-RETRY_PAUSE = 0.02
+# A checkpoint copies the WAL's pages back into the file, page 1 (with the new page count)
+# among the first: while it runs, or after a process was killed in the middle of one, the
+# header is ahead of the file, and the WAL still holds every page the file lacks (SQLite
+# completes the copy on the next open). A file shorter than its header is damage only when
+# there is no WAL to make up the difference.
 
 # The archive file's tables by the schema version that brought them (schema.MIGRATIONS).
 TABLES = ((1, "lists"), (1, "messages"), (1, "contents"), (3, "message_refs"))
@@ -69,11 +68,6 @@ def file_problem(path: Path) -> str | None:
     """What is wrong with the file at `path` as a SQLite database, or None."""
     try:
         found = _measure(path)
-        for _ in range(RETRIES):
-            if isinstance(found, str) or found[0] >= found[1] or not _wal_in_use(path):
-                break
-            time.sleep(RETRY_PAUSE)
-            found = _measure(path)
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -81,7 +75,7 @@ def file_problem(path: Path) -> str | None:
     if isinstance(found, str):
         return found
     size, expected = found
-    if size < expected:
+    if size < expected and not _wal_in_use(path):
         return (
             f"is cut short: {size} bytes where its header says {expected} (a truncated "
             "file, or a copy that stopped midway)"
