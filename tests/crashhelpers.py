@@ -15,6 +15,7 @@ from pathlib import Path
 
 from piperarc import config as configlib
 from piperarc.ingest.sources.mbox import read_messages
+from piperarc.model import Summary
 from piperarc.store import open_store
 from tests.conftest import cli, corpus_path, database_for
 
@@ -82,15 +83,20 @@ class Place:
     parent: str | None  # its parent's Message-ID, None for a thread's root
 
 
-def places(archive: Path, list_name: str = LIST) -> dict[str, Place]:
-    """Each stored message's place (by digest), read from the store's summaries."""
+def _summaries_named(archive: Path, list_name: str) -> tuple[list[Summary], dict[int, str]]:
+    """The list's summaries, and each message's identity by its number."""
     store = open_store(configlib.load(archive).database, readonly=True)
     try:
         summaries = store.summaries(list_name)
         nums = [s.num for s in summaries]
-        names = {num: identity(raw) for num, _, raw in store.iter_raw(list_name, nums)}
+        return summaries, {num: identity(raw) for num, _, raw in store.iter_raw(list_name, nums)}
     finally:
         store.close()
+
+
+def places(archive: Path, list_name: str = LIST) -> dict[str, Place]:
+    """Each stored message's place (by digest), read from the store's summaries."""
+    summaries, names = _summaries_named(archive, list_name)
     mids = {s.num: s.mid for s in summaries}
     members: dict[str, set[str]] = {"": set()}  # no thread key: not threaded yet
     for s in summaries:
@@ -133,13 +139,7 @@ def subject_shared(archive: Path, list_name: str = LIST) -> set[str]:
     """The messages (by identity) of every thread whose root's subject (base) is also
     another thread's root's: where JWZ's subject grouping decides, so where the order mail
     arrives in could change the threads."""
-    store = open_store(configlib.load(archive).database, readonly=True)
-    try:
-        summaries = store.summaries(list_name)
-        nums = [s.num for s in summaries]
-        names = {num: identity(raw) for num, _, raw in store.iter_raw(list_name, nums)}
-    finally:
-        store.close()
+    summaries, names = _summaries_named(archive, list_name)
     roots: dict[str, set[str]] = {}
     for s in summaries:
         if s.parent_num is None:

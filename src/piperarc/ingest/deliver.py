@@ -25,7 +25,7 @@ from piperarc.errors import SourceError
 from piperarc.ingest import placing
 from piperarc.ingest.sources import RawMail, read_source, read_stdin
 from piperarc.ingest.sources.raw import Progress
-from piperarc.mail import parse, threads
+from piperarc.mail import parse
 from piperarc.model import ImportCounts, NewMessage, ParsedMessage
 from piperarc.store import Store, pack
 
@@ -228,10 +228,7 @@ def rethread(store: Store, list_name: str) -> int:
     """Thread the whole list again and record each message's place where it changed
     (numbers never change); returns how many messages moved."""
     with store.writing():
-        summaries = store.summaries(list_name)
-        by_num = {s.num: s for s in summaries}
-        changes = [p for p in threads.thread(summaries) if placing.moved(by_num[p.num], p)]
-        store.set_threads(list_name, changes)
+        _, _, changes = placing.rethread(store, list_name)
     return len(changes)
 
 

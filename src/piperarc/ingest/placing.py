@@ -167,13 +167,22 @@ def moved(before: Summary, after: ThreadPlacement) -> bool:
     )
 
 
-def _place_all(store: Store, list_name: str, placed: Placed) -> Placed:
-    """The fallback: thread the whole list again (still inside the caller's transaction)."""
+def rethread(
+    store: Store, list_name: str
+) -> tuple[list[Summary], list[ThreadPlacement], list[ThreadPlacement]]:
+    """Thread the whole list again and store what moved (inside the caller's transaction):
+    the summaries as they were, every placement, and those that moved."""
     summaries = store.summaries(list_name)
     by_num = {s.num: s for s in summaries}
     placements = threads.thread(summaries)
     changes = [p for p in placements if moved(by_num[p.num], p)]
     store.set_threads(list_name, changes)
+    return summaries, placements, changes
+
+
+def _place_all(store: Store, list_name: str, placed: Placed) -> Placed:
+    """The fallback: thread the whole list again (still inside the caller's transaction)."""
+    summaries, placements, changes = rethread(store, list_name)
     placed.full = True
     placed.changed = [p.num for p in changes]
     placed.threads = {p.thread_key for p in changes}

@@ -122,7 +122,6 @@ def index_text(parsed: ParsedMessage) -> IndexText:
 # which no timezone can hold; the written form decides both here.
 _WRITTEN_YEAR = re.compile(r"(?<![\d:])(\d{1,9})\s+\d{1,2}:\d{2}")
 _WRITTEN_ZONE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*([+-])(\d{2})(\d{2})\b")
-MAX_OFFSET = 24 * 60  # minutes: a real offset is less than a day (today's span -12:00 to +14:00)
 
 
 def parse_date(value: str | None) -> tuple[int, int] | None:
@@ -159,7 +158,7 @@ def _written_year(value: str, read: int) -> int:
     """The year as written: the stdlib's reading unless the header wrote three digits or
     more ("0001" is the year 1, not 2001)."""
     found = _WRITTEN_YEAR.search(value)
-    if found is None or len(found[1].lstrip()) < 3:
+    if found is None or len(found[1]) < 3:
         return read
     written = int(found[1])
     return written + 1900 if len(found[1]) == 3 else written
