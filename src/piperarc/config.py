@@ -6,6 +6,7 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
     title = "Our lists"
     base_url = "https://lists.example.org/archive/"   # optional: where the site is published
     database = "postgresql://archiver@db.example.org/lists"  # optional: a server database
+    hyperkitty_at = "/hyperkitty/"   # optional: where HyperKitty served the lists (redirects)
 
     [[lists]]
     name = "salon"
@@ -64,6 +65,9 @@ class ArchiveConfig:
     # [archive] database: a postgresql:// URL, or a SQLite file (relative to the archive
     # folder); unset, the archive.sqlite3 beside piperarc.toml.
     database_setting: str | None = None
+    # [archive] hyperkitty_at: the path Mailman 3's HyperKitty was served at; its message,
+    # thread and month URLs for a list with an address redirect to the pages here.
+    hyperkitty_at: str = "/hyperkitty/"
 
     @property
     def database(self) -> Path | str:
@@ -154,7 +158,19 @@ def load(root: Path) -> ArchiveConfig:
         lists=tuple(lists),
         base_url=_base_url(archive.get("base_url"), path),
         database_setting=_database(archive.get("database"), path),
+        hyperkitty_at=_url_path(archive.get("hyperkitty_at", "/hyperkitty/"), path),
     )
+
+
+def _url_path(value: object, path: Path) -> str:
+    """[archive] hyperkitty_at: a URL path, kept with a leading and a trailing slash."""
+    text = str(value)
+    if not re.match(r"^/?[^\s?#]*$", text):
+        raise ConfigError(
+            f'hyperkitty_at must be a URL path like "/hyperkitty/" or "/archives/", not {text!r}',
+            path,
+        )
+    return "/" + text.strip("/") + "/" if text.strip("/") else "/"
 
 
 def _database(value: object, path: Path) -> str | None:

@@ -89,3 +89,9 @@ def url_key(mid: str) -> str:
     digest = hashlib.sha1(mid.encode("utf-8", "surrogateescape")).digest()
     # Base32 writes 5 bytes as 8 characters: the first 10 bytes are the first 16.
     return base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def hyperkitty_hash(mid: str) -> str:
+    """The hash HyperKitty names a message by in its URLs (and Mailman 3 puts in the
+    Message-ID-Hash header): base32 of the SHA-1 of the Message-ID without angle brackets."""
+    return base64.b32encode(hashlib.sha1(mid.encode("utf-8", "surrogateescape")).digest()).decode()

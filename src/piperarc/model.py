@@ -181,3 +181,23 @@ class ImportCounts:
         self.damaged += other.damaged
         self.failed_sources += other.failed_sources
         self.problems.extend(other.problems)
+
+
+@dataclass(frozen=True, slots=True)
+class OldLink:
+    """One URL of an archive another tool made (Pipermail, MHonArc, Hypermail) and the page
+    that shows the same thing now. Stored at import; a redirect reads it back with the
+    target message's `key` and `date_utc` filled in."""
+
+    path: str  # from the server's root, with its leading "/": "/pipermail/salon/2009-May/…"
+    kind: str  # "message", "attachment", "period", "download" or "home"
+    num: int | None  # the message it shows (message, attachment) or that places its period
+    detail: str = (
+        ""  # attachment: the file's name on the new page ("2-report.pdf"); period: the view
+    )
+    list_name: str = ""
+    key: str | None = None
+    date_utc: int | None = None
+
+
+OLD_LINK_KINDS = ("message", "attachment", "period", "download", "home")

@@ -27,7 +27,14 @@ RAW_TEXT_CHARS = 1_000_000
 class ListPlan:
     """Everything about a list's order that the pages need, computed once from summaries."""
 
-    def __init__(self, summaries: Sequence[Summary], period_kind: str) -> None:
+    def __init__(
+        self,
+        summaries: Sequence[Summary],
+        period_kind: str,
+        origins: dict[int, str] | None = None,
+    ) -> None:
+        # Notes on messages taken from an old archive's own copies (store.origins).
+        self.origins = origins or {}
         self.by_num = {s.num: s for s in summaries}
         self.by_key = {s.key: s for s in summaries}
         self.by_date = sorted(summaries, key=lambda s: (s.date_utc, s.num))
@@ -387,6 +394,7 @@ class Pages:
                 parent=parent_line[0] if parent_line else None,
                 replies=replies,
                 date_written=structure.written_date(raw) if msg.date_source != "date" else "",
+                origin=plan.origins.get(msg.num),
             )
         )
         files = view.attachments
@@ -442,6 +450,11 @@ class Pages:
         """search.html of the static build: Pagefind's UI over the index the build wrote,
         or (`indexed` false) a note that this build has none."""
         return self._page("search_static", urls.search(), indexed=indexed)
+
+    def old_page(self, lst: ListConfig, path: str, target: str) -> str:
+        """A page at an old archive's path (from the site root) that sends the reader on to
+        `target` (a refresh and rel=canonical), for static hosts with no redirects."""
+        return self._page("old_redirect", path, lst=lst, target=target)
 
     def moved_thread(self, lst: ListConfig, plan: ListPlan, old_key: str) -> str | None:
         """A redirect from a thread page whose thread was merged into another (a missing

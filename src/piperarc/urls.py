@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from piperarc.model import OldLink
+
 VIEWS = ("thread", "date", "subject", "author")
 # Extensions a web server may serve as a document that runs script, embeds script or is
 # handed to an interpreter (Apache's AddHandler acts on ANY extension of the name, so
@@ -240,3 +242,27 @@ def relative(from_page: str, target: str) -> str:
     """`target` as a link from the page at `from_page` (both relative to the site root)."""
     depth = from_page.count("/")
     return "../" * depth + target
+
+
+def old_link_target(link: OldLink, period: str) -> str:
+    """Where a URL of an old archive leads now: a message's permalink (or its attachment),
+    the view of the period that holds the old volume, its mbox, or the list's home."""
+    name = link.list_name
+    if link.kind == "home" or link.key is None or link.date_utc is None:
+        return list_home(name)
+    if link.kind == "message":
+        return message(name, link.key)
+    if link.kind == "attachment":
+        return f"{name}/m/{link.key}/{link.detail}" if link.detail else message(name, link.key)
+    when = period_of(link.date_utc, period)
+    if link.kind == "download":
+        return period_mbox(name, when)
+    return period_view(name, when, link.detail if link.detail in VIEWS else "thread")
+
+
+HYPERKITTY_PREFIX = "/hyperkitty/"  # where Mailman 3's archiver is usually served
+
+
+def hyperkitty_month(year: int, month: int) -> int:
+    """The first instant (UTC) of a month HyperKitty's month URL names."""
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())

@@ -8,6 +8,8 @@
     watch       drains a Maildir (Mailman's spool, a procmail folder) as mail lands
     mailman     Mailman 3's archiver hook (public as piperarc.mailman.Archiver)
     sources/    readers of mbox files, Maildirs, single messages and stdin; the demo list
+    oldarchive/ an old archive brought over (Pipermail, MHonArc, Hypermail): its mail, and
+                every URL it served mapped to the message it showed
 
 May import store, mail, the base, and site (to update the built site after storing).
 Nothing that reads the archive (site, web, pages, render) imports ingest.

@@ -28,6 +28,7 @@ from piperarc.ingest.sources.raw import Progress
 from piperarc.mail import parse
 from piperarc.model import ImportCounts, NewMessage, ParsedMessage
 from piperarc.store import Store, pack
+from piperarc.store.base import AddResult
 
 BATCH_SIZE = 1000  # messages per store transaction
 PLACE_AT_MOST = 200  # unthreaded messages placed one neighbourhood at a time, not by a rethread
@@ -139,6 +140,8 @@ class Importer:
         self.now = now
         self.on_message = on_message
         self.counts = ImportCounts()
+        # Told (where it came from, what the store did) for every message offered.
+        self.on_stored: Callable[[str, AddResult], None] | None = None
         self._batch: Prepared = []
         self._pool: Pool | None = None
         self._jobs = jobs
@@ -197,6 +200,8 @@ class Importer:
         batch, self._batch = self._batch, []
         results = self.store.add_messages(self.list_name, [new for new, _ in batch], self.now())
         for (new, origin), result in zip(batch, results, strict=True):
+            if self.on_stored is not None:
+                self.on_stored(origin, result)
             if result.status == "duplicate":
                 self.counts.duplicates += 1
                 continue

@@ -29,6 +29,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
+from piperarc.site import redirects
 from piperarc.store import Store, open_store
 
 THREADS_PER_TASK = 64
@@ -57,6 +58,7 @@ class BuildReport:
     built: dict[str, Any] = field(default_factory=dict)  # the marker's entry per list
     warnings: list[str] = field(default_factory=list)  # one line each, for the user
     raw_pages: int = 0  # message pages written as their raw text (their rendering failed)
+    old_urls: int = 0  # old URLs (an old archive's, HyperKitty's) in the redirect maps
 
     def add(
         self, pages: int, messages: int, threads: int, attachments: int, problems: list[str]
@@ -242,6 +244,7 @@ def build(
     store = open_store(config.database, readonly=True)
     stored = set(store.list_names())
     home_entries: list[dict[str, Any]] = []
+    moved: list[redirects.Moved] = []
     try:
         for lst in config.lists:
             if list_names and lst.name not in list_names:
@@ -252,11 +255,15 @@ def build(
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
                 continue
             report.lists.append(lst.name)
-            _build_list(config, store, lst, out, writer, pages, jobs, report)
+            plan = _build_list(config, store, lst, out, writer, pages, jobs, report)
+            moved += redirects.old_links(store, lst)
+            moved += redirects.hyperkitty_links(config, lst, plan)
         writer.write(urls.home(), pages.home(home_entries))
         report.pages += 2  # the home and search.html
         if not list_names:
             writer.write(MARKER, json.dumps({"lists": report.built}))
+            report.pages += redirects.write(writer, config, pages, moved)
+            report.old_urls = len(moved)
     finally:
         store.close()
     if search_index:
@@ -283,8 +290,8 @@ def _build_list(
     pages: Pages,
     jobs: int,
     report: BuildReport,
-) -> None:
-    plan = ListPlan(store.summaries(lst.name), lst.period)
+) -> ListPlan:
+    plan = ListPlan(store.summaries(lst.name), lst.period, store.origins(lst.name))
     threads_before = report.threads
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     keys = sorted(plan.threads, key=lambda k: -len(plan.threads[k]))  # big threads first
@@ -318,6 +325,7 @@ def _build_list(
     # A feed per thread (written with its page) and the list's own.
     report.feeds += report.threads - threads_before
     report.feeds += _write_list_feeds(writer, store, lst, plan, config.base_url)
+    return plan
 
 
 def _write_list_feeds(

@@ -206,7 +206,11 @@ def _update(
         for n in store.date_neighbours(name, s.date_utc, s.num):
             known.setdefault(n.num, n)
     # In number order, as a full build reads them: replies are listed in that order.
-    plan = ListPlan(sorted(known.values(), key=lambda s: s.num), lst.period)
+    plan = ListPlan(
+        sorted(known.values(), key=lambda s: s.num),
+        lst.period,
+        {num: note for num in known if (note := store.origin(name, num)) is not None},
+    )
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     inline = _ListWriter(job, store, pages)
     # The new messages' own pages first: that is when their URLs start to work.

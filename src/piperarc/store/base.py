@@ -11,6 +11,7 @@ from typing import Literal, Protocol, cast
 from piperarc.model import (
     IndexText,
     NewMessage,
+    OldLink,
     SearchHit,
     SearchQuery,
     StoredMessage,
@@ -222,3 +223,28 @@ class Store(Protocol):
 
     def last_num(self, list_name: str) -> int:
         """The highest message number of the list (0 if none)."""
+
+    # -- an old archive's URLs (ingest/oldarchive), and where a message came from --
+    def add_old_links(self, list_name: str, links: Sequence[OldLink]) -> tuple[int, list[str]]:
+        """Record old URLs of the list; one transaction. A path is mapped once and never
+        changes: one already mapped is left as it is (counted as not added), and returned
+        among the conflicts if it was mapped to something else. (added, conflicting paths)."""
+
+    def old_link(self, path: str) -> OldLink | None:
+        """The old URL at `path` (any list), with its message's key and date; None if unknown."""
+
+    def old_links(self, list_name: str) -> list[OldLink]:
+        """Every old URL of the list, with its message's key and date, in path order."""
+
+    def old_paths(self, list_name: str, num: int) -> list[str]:
+        """The old URLs that lead to one message, in path order."""
+
+    def set_origins(self, list_name: str, notes: dict[int, str]) -> None:
+        """Say, for messages taken from an old archive's own copies (not the raw mail), what
+        the old tool changed in them; shown on their page."""
+
+    def origins(self, list_name: str) -> dict[int, str]:
+        """Every note set_origins recorded for the list, by message number."""
+
+    def origin(self, list_name: str, num: int) -> str | None:
+        """The note set_origins recorded for one message, if any."""

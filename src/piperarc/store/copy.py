@@ -3,7 +3,8 @@ nothing was lost: per list, the count and digests computed on both sides.
 
 Messages travel whole (store.base.ArchivedRow: every stored column and the raw bytes as
 stored), in number order, a batch per transaction: numbers, keys (permalinks), threads,
-damage, dates and envelopes arrive as they were. Only the search index is not carried
+damage, dates and envelopes arrive as they were, and so do an old archive's URLs that lead
+to them. Only the search index is not carried
 (each backend keeps its own form): it is rebuilt from the raw bytes, as `piperarc reindex`
 does.
 """
@@ -31,6 +32,7 @@ class ListPrint:
     keys: str  # sha256 over every (number, key) pair: the permalinks
     rows: str  # sha256 over every stored column but the text derived for search
     duplicates: int
+    links: str = ""  # sha256 over every old URL (and where it leads) and every origin note
 
 
 def _feed(digest: Any, *parts: object) -> None:
@@ -53,12 +55,18 @@ def fingerprint(store: Store, list_name: str) -> ListPrint:
             _feed(rows, *(_plain(row.values[i]) for i in kept))
             count += 1
         after = batch[-1].num
+    links = hashlib.sha256()
+    for link in store.old_links(list_name):
+        _feed(links, link.path, link.kind, link.num, link.detail)
+    for num, note in store.origins(list_name).items():
+        _feed(links, num, note)
     return ListPrint(
         count,
         raw.hexdigest(),
         keys.hexdigest(),
         rows.hexdigest(),
         store.stats(list_name).duplicates,
+        links.hexdigest(),
     )
 
 
@@ -93,6 +101,14 @@ def copy_list(
         after = batch[-1].num
         if on_batch is not None:
             on_batch(copied)
+    # An old archive's URLs and the notes on its copies travel with the messages they name
+    # (by number, which the copy keeps), so old links survive a move between backends.
+    links = source.old_links(list_name)
+    if links:
+        target.add_old_links(list_name, links)
+    notes = source.origins(list_name)
+    if notes:
+        target.set_origins(list_name, notes)
     return copied
 
 

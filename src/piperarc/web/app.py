@@ -11,6 +11,7 @@ Message-ID lookups and mbox downloads. It never writes.
     LIST/messages.atom, LIST/threads.atom, LIST/t/KEY.atom   Atom feeds, as the build's
     help/search.html                  the query language
     mid/MESSAGE-ID, LIST/mid/MESSAGE-ID   a redirect to the message's permalink
+    an old archive's paths, HyperKitty's   a 301 to the same message or period (oldlinks.py)
     api/...                           JSON (api.py), described at api/openapi.json
 
 Rendering happens on the event loop's thread with one read-only connection: SQLite reads
@@ -39,7 +40,7 @@ from starlette.routing import Route
 from piperarc import config as configlib
 from piperarc.config import ArchiveConfig
 from piperarc.errors import PiperarcError
-from piperarc.web import api, downloads, pages, search
+from piperarc.web import api, downloads, oldlinks, pages, search
 from piperarc.web.cache import PAGE_CACHE_BYTES, Archive
 from piperarc.web.http import (
     NO_STORE,
@@ -56,6 +57,10 @@ ARCHIVE_ENV = "PIPERARC_ARCHIVE"
 async def error(request: Request, exc: Exception) -> Response:
     """Any error as a page in the archive's look (JSON under api/), with its HTTP status."""
     status, heading, message = status_of(exc)
+    if status == 404 and request.method in ("GET", "HEAD"):
+        moved = oldlinks.redirect(request)  # an old archive's URL, or HyperKitty's
+        if moved is not None:
+            return moved
     path = site_path(request)
     if path.startswith("api/"):
         return JSONResponse(

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from piperarc import feeds, urls
+from piperarc import mid as midlib
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import NotFoundError, StoreError, UnknownListError
 from piperarc.model import StoredMessage, Summary
@@ -50,6 +51,7 @@ class Archive:
         self._version: int | None = None
         self._plans: dict[str, ListPlan | None] = {}
         self._stats: dict[str, ListStats | None] = {}
+        self._hyperkitty: dict[str, dict[str, Summary]] = {}
         self._cache: OrderedDict[str, CachedPage] = OrderedDict()
         self._cache_bytes = 0
         self._cache_limit = page_cache_bytes
@@ -83,6 +85,7 @@ class Archive:
             self._version = version
             self._plans.clear()
             self._stats.clear()
+            self._hyperkitty.clear()
             self._cache.clear()
             self._cache_bytes = 0
 
@@ -103,11 +106,22 @@ class Archive:
         if lst.name not in self._plans:
             stats = self.stats(lst)
             self._plans[lst.name] = (
-                ListPlan(self.store.summaries(lst.name), lst.period)
+                ListPlan(self.store.summaries(lst.name), lst.period, self.store.origins(lst.name))
                 if stats and stats.messages
                 else None
             )
         return self._plans[lst.name]
+
+    def hyperkitty(self, lst: ListConfig) -> dict[str, Summary]:
+        """The list's messages by the hash HyperKitty's URLs name them by (mid.py), the
+        first archived where several share a Message-ID; made from the list's plan."""
+        if lst.name not in self._hyperkitty:
+            plan = self.plan(lst)
+            by_hash: dict[str, Summary] = {}
+            for summary in sorted(plan.by_key.values(), key=lambda s: s.num) if plan else []:
+                by_hash.setdefault(midlib.hyperkitty_hash(summary.mid), summary)
+            self._hyperkitty[lst.name] = by_hash
+        return self._hyperkitty[lst.name]
 
     def need_plan(self, lst: ListConfig) -> ListPlan:
         plan = self.plan(lst)

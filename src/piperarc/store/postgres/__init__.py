@@ -18,6 +18,8 @@ server's lock_timeout) for any lock before StoreError.
     writes      adding messages, placing threads, rebuilding vectors, copying rows in
     reads       summaries, stored messages, raw bytes, rows for copying, counts
     search      tsquery over the vectors, the newest window, exact or estimated totals
+    oldlinks    an old archive's URLs and what each leads to; notes on messages taken from
+                an old archive's own copies
 
 PostgresStore is the one class the rest of piperarc sees (the Store protocol, store/base.py).
 Each module imports only those listed above it; all may import store's base and rows, and
@@ -26,6 +28,7 @@ the base (errors, model, mid, facets).
 
 from __future__ import annotations
 
+from piperarc.store.postgres.oldlinks import OldLinks
 from piperarc.store.postgres.reads import Reads
 from piperarc.store.postgres.schema import MIGRATIONS
 from piperarc.store.postgres.search import EXACT_ARCHIVE, EXACT_UP_TO, RANK_WINDOW, Search
@@ -34,5 +37,5 @@ from piperarc.store.postgres.writes import Writes
 __all__ = ["EXACT_ARCHIVE", "EXACT_UP_TO", "MIGRATIONS", "RANK_WINDOW", "PostgresStore"]
 
 
-class PostgresStore(Writes, Reads, Search):
+class PostgresStore(Writes, Reads, Search, OldLinks):
     """Store on a PostgreSQL database named by a postgresql:// URL."""

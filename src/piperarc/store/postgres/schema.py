@@ -139,6 +139,25 @@ MIGRATIONS: tuple[str, ...] = (
         REFERENCING NEW TABLE AS added
         FOR EACH STATEMENT EXECUTE FUNCTION piperarc_record_messages();
     """,
+    # 6: an old archive's URLs (Pipermail, MHonArc, Hypermail) and what each shows now, so
+    # that every link into the old archive still leads to its message; and, for messages
+    # taken from the old archive's own copies, what the old tool changed in them.
+    """
+    CREATE TABLE old_links (
+        path TEXT PRIMARY KEY,                     -- from the server's root: /pipermail/x/...
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        kind TEXT NOT NULL,                        -- message, attachment, period, download, home
+        num INTEGER,                               -- the message it leads to, or places its period
+        detail TEXT NOT NULL DEFAULT ''            -- attachment: N-NAME; period: the view
+    );
+    CREATE INDEX old_links_by_num ON old_links (list_id, num);
+    CREATE TABLE message_origins (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        num INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        PRIMARY KEY (list_id, num)
+    );
+    """,
 )
 
 
@@ -146,6 +165,9 @@ PAIRED_SCHEMA = 4  # the schema version from which vectors can hold word pairs
 
 
 RECORD_SCHEMA = 5  # the schema version from which the archive records what it holds
+
+
+OLD_LINKS_SCHEMA = 6  # the schema version from which an old archive's URLs are kept
 
 
 # The tables by the schema version that brought them: all must be there (_check_whole).
@@ -157,6 +179,8 @@ TABLES = (
     (1, "data_version"),
     (2, "message_refs"),
     (RECORD_SCHEMA, "archive_record"),
+    (OLD_LINKS_SCHEMA, "old_links"),
+    (OLD_LINKS_SCHEMA, "message_origins"),
 )
 
 

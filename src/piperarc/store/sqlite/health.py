@@ -33,7 +33,14 @@ EMPTY = "is empty (0 bytes)"
 # there is no WAL to make up the difference.
 
 # The archive file's tables by the schema version that brought them (schema.MIGRATIONS).
-TABLES = ((1, "lists"), (1, "messages"), (1, "contents"), (3, "message_refs"))
+TABLES = (
+    (1, "lists"),
+    (1, "messages"),
+    (1, "contents"),
+    (3, "message_refs"),
+    (6, "old_links"),
+    (6, "message_origins"),
+)
 
 # The record of what the archive held, in the search index file (INDEX_MIGRATIONS 2).
 RECORD = "archive_record"

@@ -17,18 +17,18 @@ from piperarc import __version__, feeds, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
 from piperarc import search as searchlib
+from piperarc.cli import oldarchive
+from piperarc.cli import progress as progressbar
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.ingest import deliver
+from piperarc.ingest.oldarchive.importing import KINDS as OLD_KINDS
 from piperarc.ingest.sources import FORMATS
 from piperarc.ingest.sources.sample import sample_mbox
-from piperarc.ingest.sources.shown import printable
-from piperarc.model import ImportCounts, StoredMessage
+from piperarc.model import StoredMessage
 from piperarc.render.text import iso_date, iso_offset
 from piperarc.site import build as sitebuild
 from piperarc.store import Store, database_exists, open_store
 from piperarc.store.copy import copy_archive
-
-MAX_PROBLEM_LINES = 20
 
 
 class _Group(click.Group):
@@ -194,45 +194,6 @@ def _init_report(directory: Path, created: bool, names: list[str]) -> list[str]:
     ]
 
 
-def _progress_callbacks(enabled: bool) -> tuple[Any, Any, Any]:
-    """(progress, on_message, stop) for a rich progress bar on a terminal, else no-ops."""
-    if not enabled:
-        return None, None, lambda: None
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[messages]} messages"),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    task = bar.add_task("import", total=None, messages=0)
-    count = [0]
-    bar.start()
-
-    def progress(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    def on_message() -> None:
-        count[0] += 1
-        if count[0] % 200 == 0:
-            bar.update(task, messages=count[0])
-
-    return progress, on_message, bar.stop
-
-
-def _summary_line(counts: ImportCounts, sources: int) -> str:
-    line = (
-        f"imported {counts.new} new, {counts.duplicates} duplicates skipped, "
-        f"{counts.damaged} damaged (kept as raw text)"
-    )
-    if counts.failed_sources:
-        line += f"; {counts.failed_sources} of {sources} sources had problems"
-    return line
-
-
 @main.command(name="import")
 @_archive_option
 @click.option(
@@ -244,40 +205,66 @@ def _summary_line(counts: ImportCounts, sources: int) -> str:
     type=click.Choice(FORMATS),
     help="What the sources are (default: recognized from each file).",
 )
-@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--from",
+    "old",
+    nargs=2,
+    type=(click.Choice(OLD_KINDS), click.Path(path_type=Path)),
+    metavar="KIND DIR",
+    help="Bring over an old archive (pipermail, mhonarc or hypermail) and its URLs; the "
+    "SOURCEs, if given, are its raw mail.",
+)
+@click.option(
+    "--at",
+    help="The path the old archive was served at (default for pipermail: /pipermail/LIST/).",
+)
+@click.argument("sources", nargs=-1)
 def import_(
-    archive: Path, list_name: str | None, fmt: str | None, sources: tuple[str, ...]
+    archive: Path,
+    list_name: str | None,
+    fmt: str | None,
+    old: tuple[str, Path] | None,
+    at: str | None,
+    sources: tuple[str, ...],
 ) -> None:
     """Import mbox files (also .gz/.bz2/.xz), Maildirs, folders of messages, .eml files, or
-    - for stdin."""
+    - for stdin; with --from, an old archive's mail and links."""
+    if not sources and not old:
+        raise click.UsageError("name the mail to import (SOURCE...), or an old archive (--from)")
+    if at is not None and not old:
+        raise click.UsageError("--at says where an old archive was: use it with --from")
     with _opened(archive, check_index=True) as (config, store):
         list_name = _import_list(config, list_name)
-        progress, on_message, stop = _progress_callbacks(sys.stderr.isatty())
-        try:
-            counts = deliver.import_paths(
-                store,
-                list_name,
-                sources,
-                fmt=fmt,
-                now=lambda: int(time.time()),
-                stdin=sys.stdin.buffer,
-                progress=progress,
-                on_message=on_message,
-            )
-        finally:
-            stop()
-    for line in counts.problems[:MAX_PROBLEM_LINES]:
-        click.echo(f"piperarc: warning: {printable(line)}", err=True)
-    if len(counts.problems) > MAX_PROBLEM_LINES:
-        click.echo(
-            f"piperarc: warning: ... and {len(counts.problems) - MAX_PROBLEM_LINES} more problems",
-            err=True,
-        )
-    click.echo(_summary_line(counts, len(sources)))
-    if counts.new:
+        if old:
+            new, failed = oldarchive.import_old(store, config, list_name, old, at, sources)
+        else:
+            new, failed = _import_sources(store, list_name, fmt, sources)
+    if new:
         _update_built_site(archive, list_name)
-    if counts.failed_sources:
+    if failed:
         sys.exit(1)
+
+
+def _import_sources(
+    store: Store, list_name: str, fmt: str | None, sources: tuple[str, ...]
+) -> tuple[bool, bool]:
+    """Import the sources: (whether there was new mail, whether a source failed)."""
+    progress, on_message, stop = progressbar.callbacks(sys.stderr.isatty())
+    try:
+        counts = deliver.import_paths(
+            store,
+            list_name,
+            sources,
+            fmt=fmt,
+            now=lambda: int(time.time()),
+            stdin=sys.stdin.buffer,
+            progress=progress,
+            on_message=on_message,
+        )
+    finally:
+        stop()
+    oldarchive.report(counts, len(sources))
+    return counts.new > 0, counts.failed_sources > 0
 
 
 def _import_list(config: configlib.ArchiveConfig, list_name: str | None) -> str:
@@ -408,9 +395,11 @@ def show(archive: Path, list_name: str, as_json: bool, message_id: str) -> None:
     with _opened(archive, readonly=True) as (config, store):
         config.list(list_name)
         found = store.messages_by_mid(list_name, wanted) if list_name in store.list_names() else []
+        old_urls = store.old_paths(list_name, found[0].num) if found else []
     if not found:
         raise NotFoundError(f"no message with Message-ID <{wanted}> in list {list_name!r}")
     fields = _message_fields(found[0])
+    fields["old_urls"] = old_urls  # the paths of an old archive's pages that lead here
     if len(found) > 1:
         fields["others"] = [
             {
@@ -655,7 +644,7 @@ def demo(directory: Path) -> None:
         )
     finally:
         store.close()
-    click.echo(_summary_line(counts, 1))
+    click.echo(oldarchive.summary_line(counts, 1))
     report = sitebuild.build(config, directory / "site")
     for warning in report.warnings:
         click.echo(f"piperarc: warning: {warning}", err=True)

@@ -1,0 +1,95 @@
+"""What `piperarc import` prints: the summary line, the problems, and for an old archive
+(--from) how many of its URLs were mapped and where the others are listed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from piperarc import config as configlib
+from piperarc.ingest.oldarchive.importing import (
+    OldImport,
+    default_at,
+    import_old_archive,
+    unmapped_lines,
+)
+from piperarc.ingest.sources.shown import printable
+from piperarc.model import ImportCounts
+from piperarc.store import Store
+
+MAX_PROBLEM_LINES = 20
+
+
+def summary_line(counts: ImportCounts, sources: int) -> str:
+    """The import's one line of counts."""
+    line = (
+        f"imported {counts.new} new, {counts.duplicates} duplicates skipped, "
+        f"{counts.damaged} damaged (kept as raw text)"
+    )
+    if counts.failed_sources:
+        line += f"; {counts.failed_sources} of {sources} sources had problems"
+    return line
+
+
+def warn(lines: list[str]) -> None:
+    """Each line as a warning on stderr, at most MAX_PROBLEM_LINES, then how many more."""
+    for line in lines[:MAX_PROBLEM_LINES]:
+        click.echo(f"piperarc: warning: {printable(line)}", err=True)
+    if len(lines) > MAX_PROBLEM_LINES:
+        click.echo(
+            f"piperarc: warning: ... and {len(lines) - MAX_PROBLEM_LINES} more problems",
+            err=True,
+        )
+
+
+def report(counts: ImportCounts, sources: int) -> None:
+    """The problems as warnings, then the summary line."""
+    warn(counts.problems)
+    click.echo(summary_line(counts, sources))
+
+
+def import_old(
+    store: Store,
+    config: configlib.ArchiveConfig,
+    list_name: str,
+    old: tuple[str, Path],
+    at: str | None,
+    sources: tuple[str, ...],
+) -> tuple[bool, bool]:
+    """Import an old archive and say what became of its URLs: (new mail, something could
+    not be read)."""
+    kind, folder = old
+    where = at or default_at(kind, list_name)
+    if where is None:
+        raise click.UsageError(
+            f"say where the old {kind} archive was served with --at PATH "
+            f"(the URL path its pages had, e.g. /archives/{list_name}/)"
+        )
+    result = import_old_archive(
+        store, list_name, kind, folder, sources, at=where, now=lambda: int(time.time())
+    )
+    warn(result.problems + result.counts.problems)
+    click.echo(summary_line(result.counts, max(len(sources), 1)))
+    click.echo(_links_line(config, list_name, kind, result))
+    return result.counts.new > 0, bool(result.problems or result.counts.failed_sources)
+
+
+def _links_line(
+    config: configlib.ArchiveConfig, list_name: str, kind: str, result: OldImport
+) -> str:
+    lines = unmapped_lines(result)
+    line = f"old URLs: {result.mapped} mapped ({result.added} new), {len(lines)} could not be"
+    listing = config.root / f"old-urls-{list_name}-{kind}-unmapped.txt"
+    if lines:
+        listing.write_text(
+            "".join("\t".join(map(printable, text.split("\t", 1))) + "\n" for text in lines),
+            encoding="utf-8",
+        )
+        line += f" (listed in {listing})"
+    elif listing.exists():
+        listing.unlink()  # a list from an earlier run that no longer holds
+    if result.messages_from != "sources":
+        line += f"; messages taken from {result.messages_from}"
+    return line

@@ -1,0 +1,126 @@
+"""The PostgreSQL store's map of an old archive's URLs to messages, and the notes on
+messages taken from an old archive's own copies (schema 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+
+from piperarc.errors import StoreError
+from piperarc.model import OldLink
+from piperarc.store.postgres.connection import BUMP, Connected, nul_free, safe_url
+from piperarc.store.postgres.schema import OLD_LINKS_SCHEMA
+
+_LINK_COLUMNS = "o.path, o.kind, o.num, o.detail, l.name, m.key, m.date_utc"
+_LINK_FROM = (
+    "FROM old_links o JOIN lists l ON l.id = o.list_id "
+    "LEFT JOIN messages m ON m.list_id = o.list_id AND m.num = o.num"
+)
+
+
+def _link(row: Sequence[object]) -> OldLink:
+    path, kind, num, detail, list_name, key, date_utc = row
+    return OldLink(
+        str(path),
+        str(kind),
+        num if isinstance(num, int) else None,
+        str(detail),
+        str(list_name),
+        key if isinstance(key, str) else None,
+        date_utc if isinstance(date_utc, int) else None,
+    )
+
+
+class OldLinks(Connected):
+    """Old URLs in, redirects out."""
+
+    def _has_old_links(self) -> bool:
+        # A reader opened on an archive made before schema 6 has no such tables (yet).
+        return self.schema_version >= OLD_LINKS_SCHEMA
+
+    def add_old_links(self, list_name: str, links: Sequence[OldLink]) -> tuple[int, list[str]]:
+        added, conflicts = 0, []
+        try:
+            with self._connection() as conn, conn.transaction():
+                list_id = self._list_id(conn.cursor(), list_name)
+                for link in links:
+                    path = nul_free(link.path) or ""
+                    cursor = conn.execute(
+                        "INSERT INTO old_links (path, list_id, kind, num, detail) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO NOTHING",
+                        (path, list_id, link.kind, link.num, nul_free(link.detail)),
+                    )
+                    if cursor.rowcount:
+                        added += 1
+                        continue
+                    kept = conn.execute(
+                        "SELECT list_id, kind, num, detail FROM old_links WHERE path = %s",
+                        (path,),
+                    ).fetchone()
+                    if kept is None or tuple(kept) != (list_id, link.kind, link.num, link.detail):
+                        conflicts.append(link.path)
+                if added:
+                    conn.execute(BUMP)
+        except psycopg.Error as err:
+            raise StoreError(f"cannot store old URLs: {err}", safe_url(self.url)) from err
+        return added, conflicts
+
+    def old_link(self, path: str) -> OldLink | None:
+        if not self._has_old_links() or "\x00" in path:
+            return None
+        row = self._one(f"SELECT {_LINK_COLUMNS} {_LINK_FROM} WHERE o.path = %s", (path,))
+        return _link(row) if row else None
+
+    def old_links(self, list_name: str) -> list[OldLink]:
+        if not self._has_old_links():
+            return []
+        rows = self._all(
+            f'SELECT {_LINK_COLUMNS} {_LINK_FROM} WHERE o.list_id = %s ORDER BY o.path COLLATE "C"',
+            (self._id_of(list_name),),
+        )
+        return [_link(row) for row in rows]
+
+    def old_paths(self, list_name: str, num: int) -> list[str]:
+        if not self._has_old_links():
+            return []
+        rows = self._all(
+            "SELECT path FROM old_links WHERE list_id = %s AND num = %s "
+            "AND kind IN ('message', 'attachment') ORDER BY path COLLATE \"C\"",
+            (self._id_of(list_name), num),
+        )
+        return [row[0] for row in rows]
+
+    def set_origins(self, list_name: str, notes: dict[int, str]) -> None:
+        try:
+            with self._connection() as conn, conn.transaction():
+                list_id = self._list_id(conn.cursor(), list_name)
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO message_origins (list_id, num, note) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (list_id, num) DO NOTHING",
+                        [(list_id, num, nul_free(note)) for num, note in notes.items()],
+                    )
+                conn.execute(BUMP)
+        except psycopg.Error as err:
+            raise StoreError(
+                f"cannot store where messages came from: {err}", safe_url(self.url)
+            ) from err
+
+    def origins(self, list_name: str) -> dict[int, str]:
+        if not self._has_old_links():
+            return {}
+        rows = self._all(
+            "SELECT num, note FROM message_origins WHERE list_id = %s ORDER BY num",
+            (self._id_of(list_name),),
+        )
+        return dict(rows)
+
+    def origin(self, list_name: str, num: int) -> str | None:
+        if not self._has_old_links():
+            return None
+        row = self._one(
+            "SELECT note FROM message_origins WHERE list_id = %s AND num = %s",
+            (self._id_of(list_name), num),
+        )
+        return str(row[0]) if row else None
