@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import email.utils
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -237,3 +238,80 @@ def test_a_folder_that_is_not_pipermail_is_one_clear_line(tmp_path: Path) -> Non
     assert result.exit_code == 1
     assert "not a Pipermail archive" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("imported", ["imagej-devel", "twisted-python"], indirect=True)
+def test_a_scrubbed_attachments_old_url_leads_to_its_message(imported: Imported) -> None:
+    folder = corpus_path("old-archives", "pipermail", FIXTURES[imported.name], imported.name)
+    files = sorted(p for p in (folder / "attachments").rglob("*") if p.is_file())
+    assert files
+    app = create_app(configlib.load(imported.root))
+    for file in files:
+        path = f"/pipermail/{imported.name}/{file.relative_to(folder).as_posix()}"
+        moved = asgi_get(app, path)
+        assert moved.status_code == 301, path
+        # Taken from the text archive, the message has no attachment: its page, then.
+        assert _PERMALINK.match(moved.headers["location"]), moved.headers["location"]
+
+
+def test_show_lists_a_messages_old_urls(imported: Imported) -> None:
+    row = next(r for r in imported.truth if r["how"] == "database")
+    location = _serve_answers(imported, ["/pipermail/" + row["old_url_path"]])
+    key = _PERMALINK.match(next(iter(location.values())))
+    assert key is not None
+    mid = imported.by_key[key[2]].mid
+    shown = cli("show", "--archive", imported.root, "--list", imported.name, "--json", mid)
+    assert "/pipermail/" + row["old_url_path"] in json.loads(shown.stdout)["old_urls"]
+
+
+def test_a_quarterly_volume_leads_to_the_period_holding_its_first_message(
+    tmp_path: Path,
+) -> None:
+    # The clean archive, its November volume renamed as Pipermail names a quarter's.
+    folder = tmp_path / "imagej-devel"
+    shutil.copytree(
+        corpus_path("old-archives", "pipermail", FIXTURES["imagej-devel"], "imagej-devel"), folder
+    )
+    (folder / "2009-November").rename(folder / "2009q4")
+    for old in [*folder.glob("2009-November.*"), *(folder / "database").glob("2009-November-*")]:
+        old.rename(old.with_name(old.name.replace("2009-November", "2009q4")))
+    root = tmp_path / "archive"
+    cli("init", root, "--list", "imagej-devel")
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 0, result.output
+    app = create_app(configlib.load(root))
+    moved = asgi_get(app, "/pipermail/imagej-devel/2009q4/thread.html")
+    assert (moved.status_code, moved.headers["location"]) == (
+        301,
+        "/imagej-devel/2009-11/thread.html",
+    )
+    assert asgi_get(app, "/pipermail/imagej-devel/2009q4/000000.html").status_code == 301
+
+
+def test_with_only_the_pages_left_the_messages_are_rebuilt_from_them(tmp_path: Path) -> None:
+    # The re-archived list with its text archives gone: only the article pages remain.
+    name = "twisted-python"
+    folder = tmp_path / name
+    shutil.copytree(corpus_path("old-archives", "pipermail", FIXTURES[name], name), folder)
+    for text in [*folder.glob("*.txt"), *folder.glob("*.txt.gz")]:
+        text.unlink()
+    root = tmp_path / "archive"
+    cli("init", root, "--list", name)
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 0, result.output
+    assert "messages taken from the old pages" in result.output
+    store = open_store(configlib.load(root).database, readonly=True)
+    try:
+        by_key = {s.key: s for s in store.summaries(name)}
+    finally:
+        store.close()
+    truth_file = corpus_path("old-archives", "pipermail", FIXTURES[name], "OLD-URLS.csv")
+    with truth_file.open(encoding="utf-8") as fh:
+        truth = list(csv.DictReader(fh))
+    imp = Imported(root, name, truth, {}, result.output, "", by_key)
+    paths = ["/pipermail/" + row["old_url_path"] for row in truth]
+    right, wrong, total, missed = _tally(imp, _serve_answers(imp, paths))
+    assert (wrong, missed) == (0, [])
+    assert right >= 0.99 * total, f"{right} of {total}"
+    first = next(iter(_serve_answers(imp, paths[:1]).values()))
+    assert "Not the original message." in asgi_get(create_app(configlib.load(root)), first).text

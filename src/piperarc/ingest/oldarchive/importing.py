@@ -8,7 +8,6 @@ redirect maps send it there. Importing the same old archive again adds nothing."
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from types import ModuleType
 
 from piperarc.errors import SourceError
 from piperarc.ingest import deliver
+from piperarc.ingest.oldarchive import hypermail, mhonarc, pipermail
 from piperarc.ingest.oldarchive.found import OldArchive
 from piperarc.ingest.oldarchive.matching import Unmapped, at_path, match
 from piperarc.ingest.sources import RawMail, read_source
@@ -26,11 +26,14 @@ from piperarc.store import Store
 from piperarc.store.base import AddResult
 from piperarc.urls import safe_filename
 
-KINDS = ("pipermail", "mhonarc", "hypermail")
-
-
-def _reader(kind: str) -> ModuleType:
-    return importlib.import_module(f"piperarc.ingest.oldarchive.{kind}")
+# Each kind's reader: read(folder) -> OldArchive, page_messages(archive) for when the old
+# archive kept nothing of the mail but its pages, and (Pipermail) volume_start(volume).
+READERS: dict[str, ModuleType] = {
+    "pipermail": pipermail,
+    "mhonarc": mhonarc,
+    "hypermail": hypermail,
+}
+KINDS = tuple(READERS)
 
 
 def default_at(kind: str, list_name: str) -> str | None:
@@ -66,7 +69,7 @@ def import_old_archive(
     folder is not such an archive; what cannot be read inside it is counted, not raised."""
     if kind not in KINDS:
         raise SourceError(f"unknown kind of old archive {kind!r} (one of {', '.join(KINDS)})")
-    reader = _reader(kind)
+    reader = READERS[kind]
     if not folder.is_dir():
         raise SourceError(f"no such folder: the old {kind} archive's folder is needed", folder)
     found: OldArchive = reader.read(folder)
@@ -174,13 +177,29 @@ def _attachment_links(
         if num is None or not page.attachments:
             continue
         files = structure.attachments(store.raw(list_name, num))
-        for old in page.attachments:
+        for old in _with_twins(found.folder, page.attachments):
             path = prefix + old
             if path in seen:
                 continue
             seen.add(path)
             links.append(OldLink(path, "attachment", num, _same_file(found.folder / old, files)))
     return links
+
+
+def _with_twins(folder: Path, linked: Sequence[str]) -> list[str]:
+    """The attachments a page links, and the other files of a folder of its own that holds
+    them: Pipermail scrubbed each message's attachments into attachments/DATE/HASH/, and
+    the digest's copies (attachment-0001.htm) sit beside them, linked from the digests
+    subscribers received."""
+    found = list(dict.fromkeys(linked))
+    for old in linked:
+        parent = (folder / old).parent
+        if parent == folder or not parent.is_dir() or not old.startswith("attachments/"):
+            continue
+        for twin in sorted(parent.iterdir()):
+            if twin.is_file():
+                found.append(twin.relative_to(folder).as_posix())
+    return list(dict.fromkeys(found))
 
 
 def _same_file(old: Path, files: Sequence[Attachment]) -> str:
