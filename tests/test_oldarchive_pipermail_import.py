@@ -315,3 +315,26 @@ def test_with_only_the_pages_left_the_messages_are_rebuilt_from_them(tmp_path: P
     assert right >= 0.99 * total, f"{right} of {total}"
     first = next(iter(_serve_answers(imp, paths[:1]).values()))
     assert "Not the original message." in asgi_get(create_app(configlib.load(root)), first).text
+
+
+def test_a_page_whose_message_nobody_imported_is_listed_not_redirected(tmp_path: Path) -> None:
+    # The clean archive, one message cut out of its December text archive.
+    folder = tmp_path / "imagej-devel"
+    shutil.copytree(
+        corpus_path("old-archives", "pipermail", FIXTURES["imagej-devel"], "imagej-devel"), folder
+    )
+    text = (folder / "2009-December.txt").read_bytes()
+    starts = [m.start() for m in re.finditer(rb"(?m)^From ", text)]
+    (folder / "2009-December.txt").write_bytes(text[: starts[0]] + text[starts[1] :])
+    root = tmp_path / "archive"
+    cli("init", root, "--list", "imagej-devel")
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    assert ", 1 could not be (listed in " in last
+    listing = root / "old-urls-imagej-devel-pipermail-unmapped.txt"
+    [line] = listing.read_text(encoding="utf-8").splitlines()
+    path, reason = line.split("\t")
+    assert path == "/pipermail/imagej-devel/2009-December/000002.html"
+    assert "no imported message has that Message-ID" in reason
+    assert asgi_get(create_app(configlib.load(root)), path).status_code == 404

@@ -157,3 +157,18 @@ def test_a_four_or_more_digit_year_is_that_year_so_out_of_range_ones_are_unusabl
 
 def test_a_two_digit_year_is_still_read_as_rfc_5322_says() -> None:
     assert parse.parse(_dated("Thu, 3 Dec 98 10:00:00 -0800"), DIGEST).date_utc == 912708000
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "address"),
+    [
+        ("carmstro at dynup.net (Chris Armstrong)", "Chris Armstrong", "carmstro@dynup.net"),
+        ("Jane <jane at example.org>", "Jane", "jane@example.org"),
+        ("Jane <jane@example.org>", "Jane", "jane@example.org"),
+    ],
+)
+def test_an_address_written_at_as_pipermails_text_archives_do_is_read_back(
+    header: str, name: str, address: str
+) -> None:
+    parsed = parse.parse(f"From: {header}\nSubject: x\n\nbody\n".encode(), "d", None)
+    assert (parsed.from_name, parsed.from_addr) == (name, address)

@@ -773,8 +773,3 @@ def watch(archive: Path, list_name: str, poll: float, once: bool, maildir: Path)
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"piperarc watch: watching {maildir} for list {list_name}", err=True)
     watchlib.watch(config, list_name, maildir, poll=poll, stop=stop)
-
-
-# Last: `python -m piperarc.cli` runs main() once every command above is defined.
-if __name__ == "__main__":  # pragma: no cover
-    main()

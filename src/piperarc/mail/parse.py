@@ -44,6 +44,12 @@ _LATIN1 = frozenset({"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1
 _C1 = re.compile(rb"[\x80-\x9f]")
 
 
+# "jane at example.org", as Pipermail's text archives write a From address.
+_WRITTEN_AT = re.compile(
+    r"(?:^|[\s<])([^\s@<>()\"]+) at ([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?=$|[\s>)])"
+)
+
+
 def _bytes_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
     """Decode `data` by its declared charset, else by detection. Returns (text, problem)."""
     if charset:
@@ -394,6 +400,10 @@ def _result(
         date_source = "envelope" if date_found else "none"
     raw_from = header_text(get("from"))
     from_name, from_addr = email.utils.parseaddr(raw_from)
+    if "@" not in from_addr and (at := _WRITTEN_AT.search(raw_from)):
+        # Pipermail's text archives write every address "jane at example.org" (its
+        # obfuscation): read it back as the address it stands for.
+        from_addr = f"{at[1]}@{at[2]}"
     if not from_name and not from_addr:
         from_name = raw_from
     subject = header_text(get("subject"))

@@ -101,17 +101,18 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 6: an old archive's URLs (Pipermail, MHonArc, Hypermail) and what each shows now, so
     # that every link into the old archive still leads to its message; and, for messages
-    # taken from the old archive's own copies, what the old tool changed in them.
+    # taken from the old archive's own copies, what the old tool changed in them. Safe to
+    # run again over itself (a schema put back to an older version by hand keeps its rows).
     """
-    CREATE TABLE old_links (
+    CREATE TABLE IF NOT EXISTS old_links (
         path TEXT PRIMARY KEY,                     -- from the server's root: /pipermail/x/...
         list_id INTEGER NOT NULL REFERENCES lists(id),
         kind TEXT NOT NULL,                        -- message, attachment, period, download, home
         num INTEGER,                               -- the message it leads to, or places its period
         detail TEXT NOT NULL DEFAULT ''            -- attachment: N-NAME; period: the view
     );
-    CREATE INDEX old_links_by_num ON old_links (list_id, num);
-    CREATE TABLE message_origins (
+    CREATE INDEX IF NOT EXISTS old_links_by_num ON old_links (list_id, num);
+    CREATE TABLE IF NOT EXISTS message_origins (
         list_id INTEGER NOT NULL REFERENCES lists(id),
         num INTEGER NOT NULL,
         note TEXT NOT NULL,
