@@ -179,3 +179,23 @@ def test_every_message_page_goes_through_nginx_with_the_written_map(
         assert client.get(f"/{imported.kind}/{index}").status_code == 301
         assert client.get(httpx.URL(moved.headers["location"]).path).status_code == 200
     assert (wrong, lost) == ([], [])
+
+
+def test_an_old_archive_served_at_the_sites_root_never_hides_the_sites_own_pages(
+    tmp_path: Path,
+) -> None:
+    folder = _unpack("hypermail", tmp_path)
+    root = tmp_path / "archive"
+    cli("init", root, "--list", "linux-man")
+    imported = cli("import", "--archive", root, "--from", "hypermail", folder, "--at", "/")
+    assert imported.exit_code == 0, imported.output
+    assert cli("build", "--archive", root, "--no-search-index").exit_code == 0
+    site = root / "site"
+    nginx_map = (site / "redirects.nginx.map").read_text(encoding="utf-8")
+    assert '"/0001.html" /linux-man/m/' in nginx_map
+    assert '"/index.html"' not in nginx_map and '"/" ' not in nginx_map
+    assert "Moved" not in (site / "index.html").read_text(encoding="utf-8")
+    # serve: the archive's home is the home; an old message page moves.
+    app = create_app(configlib.load(root))
+    assert asgi_get(app, "/index.html").status_code == 200
+    assert asgi_get(app, "/0001.html").status_code == 301

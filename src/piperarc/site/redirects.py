@@ -98,7 +98,13 @@ def _nginx_string(text: str) -> str:
 def write(writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved]) -> int:
     """Write the three maps and the pages at old paths; returns how many pages."""
     root = site_root(config)
-    moved = sorted({m.path: m for m in moved}.values(), key=lambda m: m.path)
+    taken = _site_names(config)
+    # An old path that is also a path of this site (an old archive served at the site's
+    # root: Hypermail's index.html) stays the site's own: redirected, it would hide a page.
+    moved = sorted(
+        {m.path: m for m in moved if not _shadows(m.path, root, taken)}.values(),
+        key=lambda m: m.path,
+    )
     nginx = [f'# include inside: map $uri $piperarc_moved {{ default ""; include {NGINX_MAP}; }}\n']
     apache: list[str] = []
     static: list[str] = []
@@ -114,19 +120,31 @@ def write(writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved]
     return _write_pages(writer, config, pages, moved, root)
 
 
+def _site_names(config: ArchiveConfig) -> frozenset[str]:
+    """The first segments of the site's own paths: its lists, its pages and files."""
+    own = {urls.stylesheet(), urls.search_script(), "favicon.ico", STATIC_HOST_MAP}
+    return frozenset({lst.name for lst in config.lists} | set(RESERVED_NAMES) | own)
+
+
+def _shadows(path: str, root: str, taken: frozenset[str]) -> bool:
+    if not path.startswith(root):
+        return False
+    rel = path[len(root) :]
+    return rel == "" or rel.split("/", 1)[0] in taken or rel.startswith("redirects.")
+
+
 def _write_pages(
     writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved], root: str
 ) -> int:
-    taken = {lst.name for lst in config.lists} | set(RESERVED_NAMES)
     written = 0
     for item in moved:
         if not item.path.startswith(root):
             continue  # outside the site: only the maps can send it on
         rel = item.path[len(root) :]
-        if rel == "" or rel.endswith("/"):
+        if rel.endswith("/"):
             rel += "index.html"
-        if not rel.endswith((".html", ".htm")) or rel.split("/", 1)[0] in taken:
-            continue  # a download or a file: the maps send it on; never over the site's own
+        if not rel.endswith((".html", ".htm")):
+            continue  # a download or a file: the maps send it on
         if any(part in ("", ".", "..") for part in rel.split("/")):
             continue
         writer.write(rel, pages.old_page(config.list(item.list_name), rel, item.target))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from piperarc.mid import capped
-from piperarc.model import StoredMessage, Summary
+from piperarc.model import OldLink, StoredMessage, Summary
 
 # A message whole: `messages m` joined with `contents c`.
 STORED_COLUMNS = (
@@ -43,3 +43,25 @@ def stored(list_name: str, r: Any) -> StoredMessage:
         r[11], refs(str(r[12])), r[13], bool(r[14]), r[15], r[16], r[17], r[18], r[19], r[20],
         r[21], r[22], r[23],
     )  # fmt: skip
+
+
+# An old archive's URL as both backends read it back: with its message's key and date.
+OLD_LINK_SELECT = (
+    "SELECT o.path, o.kind, o.num, o.detail, l.name, m.key, m.date_utc "
+    "FROM old_links o JOIN lists l ON l.id = o.list_id "
+    "LEFT JOIN messages m ON m.list_id = o.list_id AND m.num = o.num"
+)
+
+
+def old_link(r: Any) -> OldLink:
+    """An OldLink from a row of OLD_LINK_SELECT."""
+    path, kind, num, detail, list_name, key, date_utc = r
+    return OldLink(
+        str(path),
+        str(kind),
+        num if isinstance(num, int) else None,
+        str(detail),
+        str(list_name),
+        key if isinstance(key, str) else None,
+        date_utc if isinstance(date_utc, int) else None,
+    )

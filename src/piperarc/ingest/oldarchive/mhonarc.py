@@ -120,7 +120,7 @@ class _Page:
 
 
 def _read_page(folder: Path, name: str) -> _Page:
-    return _Page(pagemail.decode_page((folder / name).read_bytes()))
+    return _Page(pagemail.page_text(folder, name))
 
 
 def read(folder: Path) -> OldArchive:
@@ -129,8 +129,8 @@ def read(folder: Path) -> OldArchive:
     if not folder.is_dir():
         raise SourceError(f"not a MHonArc output folder: it is not a folder ({EXPECTED})", folder)
     archive = OldArchive(kind=KIND, folder=folder)
-    names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
-    pages = [(name, int(m.group(1))) for name in names if (m := _PAGE.fullmatch(name))]
+    names = pagemail.file_names(folder)
+    pages = pagemail.numbered(names, _PAGE)
     with_mid = 0
     for name, number in pages:
         try:

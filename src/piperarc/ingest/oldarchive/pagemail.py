@@ -85,6 +85,21 @@ _VOID = frozenset(
 )
 
 
+def file_names(folder: Path) -> list[str]:
+    """The names of the files at the top of `folder`, sorted."""
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_file())
+
+
+def numbered(names: list[str], pattern: re.Pattern[str]) -> list[tuple[str, int]]:
+    """The names `pattern` matches whole, each with the number its first group captures."""
+    return [(name, int(m.group(1))) for name in names if (m := pattern.fullmatch(name))]
+
+
+def page_text(folder: Path, name: str) -> str:
+    """The page `name` of `folder` as text (decode_page)."""
+    return decode_page((folder / name).read_bytes())
+
+
 def decode_page(data: bytes) -> str:
     """A page's bytes as text: in the charset it declares when that reads it cleanly, else
     UTF-8, else Windows-1252 (the old tools wrote each page in its message's charset)."""

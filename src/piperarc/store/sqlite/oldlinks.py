@@ -6,28 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from piperarc.model import OldLink
+from piperarc.store import rows as rowlib
 from piperarc.store.sqlite.connection import Connected
 
 OLD_LINKS_SCHEMA = 6
-
-_LINK_COLUMNS = "o.path, o.kind, o.num, o.detail, l.name, m.key, m.date_utc"
-_LINK_FROM = (
-    "FROM old_links o JOIN lists l ON l.id = o.list_id "
-    "LEFT JOIN messages m ON m.list_id = o.list_id AND m.num = o.num"
-)
-
-
-def _link(row: Sequence[object]) -> OldLink:
-    path, kind, num, detail, list_name, key, date_utc = row
-    return OldLink(
-        str(path),
-        str(kind),
-        num if isinstance(num, int) else None,
-        str(detail),
-        str(list_name),
-        key if isinstance(key, str) else None,
-        date_utc if isinstance(date_utc, int) else None,
-    )
 
 
 class OldLinks(Connected):
@@ -61,19 +43,17 @@ class OldLinks(Connected):
     def old_link(self, path: str) -> OldLink | None:
         if not self._has_old_links():
             return None
-        row = self.db.execute(
-            f"SELECT {_LINK_COLUMNS} {_LINK_FROM} WHERE o.path = ?", (path,)
-        ).fetchone()
-        return _link(row) if row else None
+        row = self.db.execute(f"{rowlib.OLD_LINK_SELECT} WHERE o.path = ?", (path,)).fetchone()
+        return rowlib.old_link(row) if row else None
 
     def old_links(self, list_name: str) -> list[OldLink]:
         if not self._has_old_links():
             return []
         rows = self.db.execute(
-            f"SELECT {_LINK_COLUMNS} {_LINK_FROM} WHERE o.list_id = ? ORDER BY o.path",
+            f"{rowlib.OLD_LINK_SELECT} WHERE o.list_id = ? ORDER BY o.path",
             (self._list_id(list_name),),
         )
-        return [_link(row) for row in rows]
+        return [rowlib.old_link(row) for row in rows]
 
     def old_paths(self, list_name: str, num: int) -> list[str]:
         if not self._has_old_links():
