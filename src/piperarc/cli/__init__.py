@@ -216,6 +216,7 @@ def _init_report(directory: Path, created: bool, names: list[str]) -> list[str]:
 )
 @click.option(
     "--at",
+    metavar="PATH",
     help="The path the old archive was served at (default for pipermail: /pipermail/LIST/).",
 )
 @click.argument("sources", nargs=-1)
@@ -236,7 +237,7 @@ def import_(
     with _opened(archive, check_index=True) as (config, store):
         list_name = _import_list(config, list_name)
         if old:
-            new, failed = oldarchive.import_old(store, config, list_name, old, at, sources)
+            new, failed = oldarchive.import_old(store, config, list_name, old, at, sources, fmt)
         else:
             new, failed = _import_sources(store, list_name, fmt, sources)
     if new:

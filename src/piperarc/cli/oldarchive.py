@@ -57,6 +57,7 @@ def import_old(
     old: tuple[str, Path],
     at: str | None,
     sources: tuple[str, ...],
+    fmt: str | None = None,
 ) -> tuple[bool, bool]:
     """Import an old archive and say what became of its URLs: (new mail, something could
     not be read)."""
@@ -68,7 +69,7 @@ def import_old(
             f"(the URL path its pages had, e.g. /archives/{list_name}/)"
         )
     result = import_old_archive(
-        store, list_name, kind, folder, sources, at=where, now=lambda: int(time.time())
+        store, list_name, kind, folder, sources, at=where, fmt=fmt, now=lambda: int(time.time())
     )
     warn(result.problems + result.counts.problems)
     click.echo(summary_line(result.counts, max(len(sources), 1)))

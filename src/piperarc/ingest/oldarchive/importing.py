@@ -63,10 +63,13 @@ def import_old_archive(
     *,
     at: str,
     now: Callable[[], int],
+    fmt: str | None = None,
     jobs: int | None = None,
 ) -> OldImport:
-    """Import the old archive of `kind` in `folder` into `list_name`. SourceError if the
-    folder is not such an archive; what cannot be read inside it is counted, not raised."""
+    """Import the old archive of `kind` in `folder` into `list_name`, its mail from
+    `sources` (read as `fmt`, else recognised) when given, and record its URLs under `at`.
+    SourceError if the folder is not such an archive; what cannot be read inside it is
+    counted, not raised."""
     if kind not in KINDS:
         raise SourceError(f"unknown kind of old archive {kind!r} (one of {', '.join(KINDS)})")
     reader = READERS[kind]
@@ -74,7 +77,7 @@ def import_old_archive(
         raise SourceError(f"no such folder: the old {kind} archive's folder is needed", folder)
     found: OldArchive = reader.read(folder)
     if sources:
-        counts = deliver.import_paths(store, list_name, sources, fmt=None, now=now, jobs=jobs)
+        counts = deliver.import_paths(store, list_name, sources, fmt=fmt, now=now, jobs=jobs)
         result = OldImport(counts)
     elif found.sources:
         result = OldImport(_import_old_text(store, list_name, found, now, jobs))
@@ -88,7 +91,7 @@ def import_old_archive(
     matched = match(found, store.summaries(list_name), at, volume_start)
     links = matched.links + _attachment_links(store, list_name, found, matched.pages, at)
     result.added, result.conflicts = store.add_old_links(list_name, links)
-    result.mapped = len(links) - len(result.conflicts)
+    result.mapped = len({link.path for link in links}) - len(result.conflicts)
     result.unmapped = matched.unmapped
     return result
 

@@ -22,31 +22,36 @@ class OldLinks(Connected):
         return self.schema_version >= OLD_LINKS_SCHEMA
 
     def add_old_links(self, list_name: str, links: Sequence[OldLink]) -> tuple[int, list[str]]:
-        added, conflicts = 0, []
         try:
             with self._connection() as conn, conn.transaction():
                 list_id = self._list_id(conn.cursor(), list_name)
-                for link in links:
-                    path = nul_free(link.path) or ""
-                    cursor = conn.execute(
+                wanted: dict[str, tuple[object, ...]] = {}
+                for link in links:  # a path given twice: the first, as a path is mapped once
+                    wanted.setdefault(
+                        nul_free(link.path) or "",
+                        (list_id, link.kind, link.num, nul_free(link.detail) or ""),
+                    )
+                kept = {
+                    row[0]: tuple(row[1:])
+                    for row in conn.execute(
+                        "SELECT path, list_id, kind, num, detail FROM old_links "
+                        "WHERE path = ANY(%s)",
+                        (list(wanted),),
+                    )
+                }
+                new = [(path, *values) for path, values in wanted.items() if path not in kept]
+                with conn.cursor() as cur:
+                    cur.executemany(
                         "INSERT INTO old_links (path, list_id, kind, num, detail) "
                         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (path) DO NOTHING",
-                        (path, list_id, link.kind, link.num, nul_free(link.detail)),
+                        new,
                     )
-                    if cursor.rowcount:
-                        added += 1
-                        continue
-                    kept = conn.execute(
-                        "SELECT list_id, kind, num, detail FROM old_links WHERE path = %s",
-                        (path,),
-                    ).fetchone()
-                    if kept is None or tuple(kept) != (list_id, link.kind, link.num, link.detail):
-                        conflicts.append(link.path)
-                if added:
+                if new:
                     conn.execute(BUMP)
         except psycopg.Error as err:
             raise StoreError(f"cannot store old URLs: {err}", safe_url(self.url)) from err
-        return added, conflicts
+        conflicts = [path for path, values in kept.items() if values != wanted[path]]
+        return len(new), conflicts
 
     def old_link(self, path: str) -> OldLink | None:
         if not self._has_old_links() or "\x00" in path:
