@@ -317,6 +317,11 @@ def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bo
     )
     if report.search_seconds is not None:
         click.echo(f"search index (Pagefind) written in {report.search_seconds:.1f}s")
+    if report.old_urls:
+        click.echo(
+            f"{report.old_urls} old URLs redirected: redirects.nginx.map, "
+            "redirects.apache.txt, _redirects (docs/migrating.md)"
+        )
     click.echo(f"open {(target / urls.home()).resolve()}")
 
 

@@ -262,8 +262,8 @@ def build(
         report.pages += 2  # the home and search.html
         if not list_names:
             writer.write(MARKER, json.dumps({"lists": report.built}))
-            report.pages += redirects.write(writer, config, pages, moved)
-            report.old_urls = len(moved)
+            report.old_urls, old_pages = redirects.write(writer, config, pages, moved)
+            report.pages += old_pages
     finally:
         store.close()
     if search_index:

@@ -95,8 +95,10 @@ def _nginx_string(text: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write(writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved]) -> int:
-    """Write the three maps and the pages at old paths; returns how many pages."""
+def write(
+    writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved]
+) -> tuple[int, int]:
+    """Write the three maps and the pages at old paths: (old URLs in the maps, pages)."""
     root = site_root(config)
     taken = _site_names(config)
     # An old path that is also a path of this site (an old archive served at the site's
@@ -117,7 +119,7 @@ def write(writer: Files, config: ArchiveConfig, pages: Pages, moved: list[Moved]
     writer.write(NGINX_MAP, "".join(nginx))
     writer.write(APACHE_MAP, "".join(apache))
     writer.write(STATIC_HOST_MAP, "".join(static))
-    return _write_pages(writer, config, pages, moved, root)
+    return len(moved), _write_pages(writer, config, pages, moved, root)
 
 
 def _site_names(config: ArchiveConfig) -> frozenset[str]:
