@@ -5,6 +5,7 @@ list's overview; in `serve` as 301s and in the built site's redirect maps."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import hashlib
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from piperarc import config as configlib
 from piperarc import mid as midlib
 from piperarc.web.app import create_app
-from tests.conftest import Run
+from tests.conftest import IN_CI, Run
 from tests.livehelpers import asgi_get
 
 FIRST = b"""From: Ada <ada@example.org>
@@ -50,9 +51,18 @@ def _hash(mid: str) -> str:
 
 
 def test_the_hash_is_what_mailman_puts_in_message_id_hash() -> None:
-    # Mailman 3's Message-ID-Hash of <engines@example.org>, computed as its docs say.
-    assert midlib.hyperkitty_hash("engines@example.org") == _hash("engines@example.org")
-    assert len(midlib.hyperkitty_hash("x@y")) == 32
+    # Mailman 3 itself computes the header HyperKitty's URLs are made of.
+    if importlib.util.find_spec("mailman") is None:
+        if IN_CI:
+            pytest.fail("CI needs Mailman 3: pip install -e '.[test,mailman]'")
+        pytest.skip("Mailman 3 is not installed (pip install -e '.[mailman]')")
+    from mailman.email.message import Message
+    from mailman.utilities.email import add_message_hash
+
+    for mid in ("engines@example.org", "CAHk-=wh+x/y@mail.gmail.com", "no-at-sign"):
+        msg = Message()
+        msg["Message-ID"] = f"<{mid}>"
+        assert add_message_hash(msg) == midlib.hyperkitty_hash(mid)
 
 
 def _location(archive: Path, path: str) -> tuple[int, str]:
