@@ -5,8 +5,8 @@ list's overview; in `serve` as 301s and in the built site's redirect maps."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import pytest
