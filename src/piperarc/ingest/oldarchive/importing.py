@@ -207,8 +207,13 @@ def _with_twins(folder: Path, linked: Sequence[str]) -> list[str]:
 
 def _same_file(old: Path, files: Sequence[Attachment]) -> str:
     """The new page's file name ("2-report.pdf") of the attachment `old` was, or ""."""
+    data = None
     try:
-        data = old.read_bytes()
+        # Compared by content only when a message holds a file of its size: a regular file
+        # (never a device or a pipe an old folder's link could name), read once.
+        sizes = {len(attached.data) for attached in files}
+        if old.is_file() and old.stat().st_size in sizes:
+            data = old.read_bytes()
     except OSError:
         data = None
     for attached in files:
