@@ -30,8 +30,30 @@ def _free_port() -> int:
 def nginx_serving(site: Path, work: Path) -> Iterator[str]:
     """nginx on 127.0.0.1 serving `site`, with site/redirects.nginx.map answering old
     paths with a 301, as docs/migrating.md sets it up; yields its base URL."""
+    server = f"""
+    map_hash_bucket_size 256;
+    map $uri $piperarc_moved {{
+        default "";
+        include {site}/redirects.nginx.map;
+    }}
+    server {{
+        listen 127.0.0.1:{{port}};
+        root {site};
+        if ($piperarc_moved) {{
+            return 301 $piperarc_moved;
+        }}
+    }}
+"""
+    with nginx_running(server, work) as base:
+        yield base
+
+
+@contextmanager
+def nginx_running(http: str, work: Path, ready: str = "/") -> Iterator[str]:
+    """nginx on 127.0.0.1 with `http` inside its http block ({port} in it is the port it
+    listens on), until the block ends; yields its base URL once `ready` answers."""
     if NGINX is None:
-        message = "no nginx (apt-get install nginx) to check the redirect map with"
+        message = "no nginx (apt-get install nginx) to check the server set-up with"
         if IN_CI:
             pytest.fail(f"CI needs nginx: {message}")
         pytest.skip(message)
@@ -55,18 +77,7 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
-    map_hash_bucket_size 256;
-    map $uri $piperarc_moved {{
-        default "";
-        include {site}/redirects.nginx.map;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        root {site};
-        if ($piperarc_moved) {{
-            return 301 $piperarc_moved;
-        }}
-    }}
+{http.replace("{port}", str(port))}
 }}
 """,
         encoding="utf-8",
@@ -83,7 +94,7 @@ http {{
             if proc.poll() is not None:
                 raise RuntimeError(f"nginx did not start: {log.read_text(errors='replace')}")
             try:
-                httpx.get(base + "/", timeout=1)
+                httpx.get(base + ready, timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:

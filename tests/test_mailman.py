@@ -19,7 +19,7 @@ if importlib.util.find_spec("mailman") is None:
     pytest.skip("Mailman 3 is not installed (pip install -e '.[mailman]')", allow_module_level=True)
 
 from mailman.email.message import Message
-from mailman.interfaces.archiver import IArchiver
+from mailman.interfaces.archiver import ArchivePolicy, IArchiver
 from zope.interface.verify import verifyObject
 
 from piperarc.ingest.mailman import SPOOL
@@ -35,6 +35,7 @@ class MailingList:
     list_name: str = "salon"
     mail_host: str = "example.org"
     list_id: str = "salon.example.org"
+    archive_policy: ArchivePolicy = ArchivePolicy.public
 
     @property
     def fqdn_listname(self) -> str:
@@ -137,3 +138,35 @@ def test_a_mailman_list_the_archive_does_not_have_is_an_error(archiver: Archiver
 
     with pytest.raises(UnknownListError):
         archiver.archive_message(MailingList(list_name="other"), _message("x@example.org"))
+
+
+def test_a_list_mailman_keeps_private_is_not_published_while_piperarc_has_it_public(
+    archiver: Archiver, archive: Path, tmp_path: Path
+) -> None:
+    private = MailingList(archive_policy=ArchivePolicy.private)
+    archiver.archive_message(private, _message("secret@example.org"))
+    assert len(list((archive / SPOOL / "salon" / "new").iterdir())) == 1
+    store = open_store(configlib.load(archive).database, readonly=True)
+    try:
+        assert "salon" not in store.list_names() or not store.messages_by_mid(
+            "salon", "secret@example.org"
+        )
+    finally:
+        store.close()
+
+
+def test_held_mail_is_archived_once_the_list_is_made_private(
+    archiver: Archiver, archive: Path, tmp_path: Path
+) -> None:
+    private = MailingList(archive_policy=ArchivePolicy.private)
+    archiver.archive_message(private, _message("held@example.org"))
+    toml = archive / configlib.CONFIG_NAME
+    toml.write_text(toml.read_text().replace('name = "salon"', 'name = "salon"\nprivate = true'))
+    settings = tmp_path / "piperarc-mailman.cfg"
+    Archiver(str(settings)).archive_message(private, _message("next@example.org"))
+    store = open_store(configlib.load(archive).database, readonly=True)
+    try:
+        assert store.messages_by_mid("salon", "held@example.org")
+        assert store.messages_by_mid("salon", "next@example.org")
+    finally:
+        store.close()

@@ -17,14 +17,19 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
     obfuscate = "at"        # none, at ("jane at example.org", as Pipermail did) or hide
     inline_limit = 1048576  # images up to this many bytes are shown in the page, larger
                             # ones only linked (every attachment is kept whatever its size)
+    private = true          # only its members may read it (default false: public)
+    members = "staff.txt"   # who they are: a file of addresses, one a line (relative to
+                            # the archive folder), or "mailman": Mailman 3's REST API, as
+                            # [archive] mailman_rest, mailman_user, mailman_password say
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from piperarc.errors import ArchiveNotFoundError, ConfigError, UnknownListError
 
@@ -36,6 +41,7 @@ OBFUSCATIONS = ("none", "at", "hide")
 # Top-level folders of the site and the server that a list's folder must not shadow.
 RESERVED_NAMES = frozenset({"api", "mid", "help", "pagefind", "search.html", "index.html"})
 SERVER_SCHEMES = ("postgresql://", "postgres://")
+MAILMAN_MEMBERS = "mailman"  # members = "mailman": read from Mailman 3's REST API
 LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -50,6 +56,16 @@ class ListConfig:
     period: str = "month"
     obfuscate: str = "at"
     inline_limit: int = 1_048_576  # bytes: larger images are linked, not drawn in the page
+    # A private list is shown to its members only (web/access.py), never in the public site.
+    private: bool = False
+    # Who its members are: "" (nobody), a file of addresses, or MAILMAN_MEMBERS.
+    members: str = ""
+
+    def members_file(self, root: Path) -> Path | None:
+        """The members file of a private list (relative paths from the archive folder)."""
+        if not self.members or self.members == MAILMAN_MEMBERS:
+            return None
+        return root / self.members
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,16 @@ class ArchiveConfig:
     # [archive] hyperkitty_at: the path Mailman 3's HyperKitty was served at; its message,
     # thread and month URLs for a list with an address redirect to the pages here.
     hyperkitty_at: str = "/hyperkitty/"
+    # [archive] mailman_rest, mailman_user, mailman_password: Mailman 3's REST API, asked
+    # who the members of a list with members = "mailman" are.
+    mailman_rest: str = ""
+    mailman_user: str = "restadmin"
+    mailman_password: str = ""
+
+    def scoped(self, *, private: bool) -> ArchiveConfig:
+        """The same settings with only the private lists, or only the public ones: what
+        one static site may hold (a private list never goes into the public site)."""
+        return replace(self, lists=tuple(lst for lst in self.lists if lst.private == private))
 
     @property
     def database(self) -> Path | str:
@@ -147,6 +173,7 @@ def load(root: Path) -> ArchiveConfig:
                 period=period,
                 obfuscate=obfuscate,
                 inline_limit=inline_limit,
+                **_privacy(entry, name, path),
             )
         )
     names = [lst.name for lst in lists]
@@ -159,7 +186,59 @@ def load(root: Path) -> ArchiveConfig:
         base_url=_base_url(archive.get("base_url"), path),
         database_setting=_database(archive.get("database"), path),
         hyperkitty_at=_url_path(archive.get("hyperkitty_at", "/hyperkitty/"), path),
+        **_mailman(archive, lists, path),
     )
+
+
+def _privacy(entry: dict[str, object], name: str, path: Path) -> dict[str, Any]:
+    """A list's `private` and `members` settings, checked."""
+    private = entry.get("private", False)
+    if not isinstance(private, bool):
+        raise ConfigError(f"list {name}: private must be true or false", path)
+    members = entry.get("members", "")
+    if not isinstance(members, str) or "\n" in members:
+        raise ConfigError(
+            f'list {name}: members must be a file of addresses or "{MAILMAN_MEMBERS}"', path
+        )
+    if members and not private:
+        raise ConfigError(
+            f"list {name}: members are only asked for on a private list: "
+            "add private = true, or remove the members line",
+            path,
+        )
+    if members == MAILMAN_MEMBERS and not str(entry.get("address", "")):
+        raise ConfigError(
+            f'list {name}: members = "{MAILMAN_MEMBERS}" needs the list\'s address '
+            "(Mailman knows its lists by it)",
+            path,
+        )
+    return {"private": private, "members": members}
+
+
+def _mailman(archive: dict[str, object], lists: list[ListConfig], path: Path) -> dict[str, str]:
+    """[archive] mailman_rest, mailman_user, mailman_password (needed when a list's members
+    come from Mailman)."""
+    settings = {
+        key: str(archive.get(key, default))
+        for key, default in (
+            ("mailman_rest", ""),
+            ("mailman_user", "restadmin"),
+            ("mailman_password", ""),
+        )
+    }
+    if settings["mailman_rest"] and not re.match(r"^https?://", settings["mailman_rest"]):
+        raise ConfigError(
+            'mailman_rest must be the REST API\'s URL, like "http://127.0.0.1:8001/3.1/"', path
+        )
+    asking = [lst.name for lst in lists if lst.members == MAILMAN_MEMBERS]
+    if asking and not settings["mailman_rest"]:
+        raise ConfigError(
+            f'list {asking[0]}: members = "{MAILMAN_MEMBERS}" needs [archive] mailman_rest '
+            '(Mailman 3\'s REST API, like "http://127.0.0.1:8001/3.1/"), mailman_user and '
+            "mailman_password",
+            path,
+        )
+    return settings
 
 
 def _url_path(value: object, path: Path) -> str:
@@ -249,6 +328,7 @@ def list_block(lst: ListConfig) -> str:
         f"address = {_toml_string(lst.address)}\n"
         f"period = {_toml_string(lst.period)}        # month, year, quarter or week\n"
         f"obfuscate = {_toml_string(lst.obfuscate)}  # none, at or hide\n"
+        + (f"private = true\nmembers = {_toml_string(lst.members)}\n" if lst.private else "")
     )
 
 

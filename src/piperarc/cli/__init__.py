@@ -17,7 +17,7 @@ from piperarc import __version__, feeds, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
 from piperarc import search as searchlib
-from piperarc.cli import oldarchive
+from piperarc.cli import creating, oldarchive
 from piperarc.cli import progress as progressbar
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.ingest import deliver
@@ -84,114 +84,7 @@ def main() -> None:
     """piperarc: mailing-list archives that keep every message and never break a link."""
 
 
-@main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--list", "list_names", multiple=True, help="Add a list with this name (repeatable).")
-@click.option("--title", help="The archive's title (new archives) or the list's title.")
-@click.option("--description", default="", help="The list's description.")
-@click.option("--address", default="", help="The list's posting address.")
-@click.option(
-    "--period",
-    type=click.Choice(configlib.PERIODS),
-    default="month",
-    show_default=True,
-    help="How the list's archive is cut into periods.",
-)
-@click.option(
-    "--obfuscate",
-    type=click.Choice(configlib.OBFUSCATIONS),
-    default="at",
-    show_default=True,
-    help="How addresses are shown on pages.",
-)
-@click.option(
-    "--db",
-    "database",
-    metavar="URL",
-    help="Keep the archive in this PostgreSQL database (postgresql://…) instead of "
-    "the SQLite file archive.sqlite3.",
-)
-def init(
-    directory: Path,
-    list_names: tuple[str, ...],
-    title: str | None,
-    description: str,
-    address: str,
-    period: str,
-    obfuscate: str,
-    database: str | None,
-) -> None:
-    """Create an archive in DIRECTORY, or add lists to an existing one."""
-    path = directory / configlib.CONFIG_NAME
-    created = not path.exists()
-    if database is not None and not database.startswith(configlib.SERVER_SCHEMES):
-        raise ConfigError(f"--db takes a postgresql:// URL, not {database!r}")
-    names = list(dict.fromkeys(list_names))
-    if len(names) > 1 and (title or description or address):
-        raise ConfigError(
-            "--title, --description and --address describe one list: "
-            "add the lists one at a time to give each its own"
-        )
-    for name in names:
-        configlib.check_list_name(name)
-    directory.mkdir(parents=True, exist_ok=True)
-    if created:
-        header = configlib.archive_header(title if title and not names else "Mail archive")
-        if database is not None:
-            header += configlib.database_line(database) + "\n"
-        path.write_text(header, encoding="utf-8")
-    config = configlib.load(directory)
-    if database is not None and config.database != database:
-        raise ConfigError(
-            "the archive already has its database; move it with: piperarc migrate --to URL",
-            path,
-        )
-    _add_lists(config, names, title, description, address, period, obfuscate)
-    open_store(config.database).close()
-    for line in _init_report(directory, created, names):
-        click.echo(line)
-
-
-def _add_lists(
-    config: configlib.ArchiveConfig,
-    names: list[str],
-    title: str | None,
-    description: str,
-    address: str,
-    period: str,
-    obfuscate: str,
-) -> None:
-    """Append a block per new list to piperarc.toml, all or none (a name taken already
-    stops them all before anything is written)."""
-    path = config.root / configlib.CONFIG_NAME
-    for name in names:
-        if any(lst.name == name for lst in config.lists):
-            raise ConfigError(f"the list {name!r} already exists", path)
-    if not names:
-        return
-    blocks = "".join(
-        configlib.list_block(
-            configlib.ListConfig(name, title or name, description, address, period, obfuscate)
-        )
-        for name in names
-    )
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(blocks)
-    configlib.load(config.root)  # prove what we wrote reads back
-
-
-def _init_report(directory: Path, created: bool, names: list[str]) -> list[str]:
-    """What `init` did, a line per list it added; the next command when it did nothing."""
-    if names:
-        verb = "created" if created else "added"
-        where = "in" if created else "to"
-        return [f"{verb} list {name!r} {where} archive {directory}" for name in names]
-    if created:
-        return [f"created archive {directory}"]
-    return [
-        f"archive {directory} exists already: nothing to change "
-        f"(add a list with: piperarc init {directory} --list NAME)"
-    ]
+main.add_command(creating.init)
 
 
 @main.command(name="import")
@@ -299,30 +192,59 @@ def _import_list(config: configlib.ArchiveConfig, list_name: str | None) -> str:
     is_flag=True,
     help="Skip the Pagefind index that search.html uses (faster; search.html then finds nothing).",
 )
-def build(archive: Path, out: Path | None, jobs: int | None, no_search_index: bool) -> None:
+@click.option(
+    "--private-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the private lists, as a site of their own here (for a server that "
+    "lets only their members in); they never go into the public site.",
+)
+def build(
+    archive: Path,
+    out: Path | None,
+    jobs: int | None,
+    no_search_index: bool,
+    private_out: Path | None,
+) -> None:
     """Write the static archive: every list, period, thread and message, feeds, search."""
     config = configlib.load(archive)
     if not database_exists(config.database):
         open_store(config.database).close()
     target = out or archive / "site"
-    report = sitebuild.build(config, target, jobs=jobs, search_index=not no_search_index)
+    sites = [(target, False)]
+    if private_out is not None:
+        sitebuild.check_private_out(target, private_out)
+        sites.append((private_out, True))
+    for where, private in sites:
+        report = sitebuild.build(
+            config, where, jobs=jobs, search_index=not no_search_index, private=private
+        )
+        _build_report(report, "private lists: " if private else "")
+    private_names = [lst.name for lst in config.lists if lst.private]
+    if private_names and private_out is None:
+        click.echo(
+            f"{len(private_names)} private lists not built ({', '.join(private_names)}): "
+            "they never go into the public site; write them with --private-out DIR"
+        )
+    click.echo(f"open {(target / urls.home()).resolve()}")
+
+
+def _build_report(report: sitebuild.BuildReport, prefix: str) -> None:
     for warning in report.warnings:
         click.echo(f"piperarc: warning: {warning}", err=True)
     rate = report.messages / report.seconds if report.seconds else 0.0
     click.echo(
-        f"built {report.pages} pages ({report.messages} messages, {report.threads} "
+        f"{prefix}built {report.pages} pages ({report.messages} messages, {report.threads} "
         f"threads, {report.attachments} attachments, {report.downloads} mbox downloads, "
         f"{report.feeds} feeds) in {report.seconds:.1f}s ({rate:.0f} messages/s)"
         + (f"; {report.raw_pages} shown as raw text (see the warnings)" if report.raw_pages else "")
     )
     if report.search_seconds is not None:
-        click.echo(f"search index (Pagefind) written in {report.search_seconds:.1f}s")
+        click.echo(f"{prefix}search index (Pagefind) written in {report.search_seconds:.1f}s")
     if report.old_urls:
         click.echo(
-            f"{report.old_urls} old URLs redirected: redirects.nginx.map, "
+            f"{prefix}{report.old_urls} old URLs redirected: redirects.nginx.map, "
             "redirects.apache.txt, _redirects (docs/migrating.md)"
         )
-    click.echo(f"open {(target / urls.home()).resolve()}")
 
 
 @main.command()
@@ -589,7 +511,27 @@ def migrate(archive: Path, target: str) -> None:
     "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes."
 )
 @click.option("--access-log/--no-access-log", default=True, help="Log every request.")
-def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -> None:
+@click.option(
+    "--reader-header",
+    metavar="NAME",
+    help="The header a reverse proxy sets to the reader's address once it authenticated "
+    "them (e.g. X-Remote-User): members of private lists read them. Trusted only from a "
+    "loopback or unix-socket peer.",
+)
+@click.option(
+    "--uds",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Listen on this unix socket instead of --host and --port.",
+)
+def serve(
+    archive: Path,
+    host: str,
+    port: int,
+    workers: int,
+    access_log: bool,
+    reader_header: str | None,
+    uds: Path | None,
+) -> None:
     """Serve the archive over HTTP from its database: pages, search, JSON API, downloads."""
     from piperarc.web import app as webapp  # starlette and uvicorn load only for this command
 
@@ -599,9 +541,27 @@ def serve(archive: Path, host: str, port: int, workers: int, access_log: bool) -
         _warn_about_index(store)
     finally:
         store.close()
-    _check_port(host, port)
-    click.echo(f"serving {config.title!r} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    webapp.serve(config, host=host, port=port, workers=workers, access_log=access_log)
+    if uds is None:
+        _check_port(host, port)
+    where = f"unix socket {uds}" if uds else f"http://{host}:{port}/"
+    click.echo(f"serving {config.title!r} at {where} (Ctrl-C stops)", err=True)
+    private = [lst.name for lst in config.lists if lst.private]
+    if private:
+        readers = (
+            f"readers named by {reader_header}" if reader_header else "nobody (no --reader-header)"
+        )
+        click.echo(
+            f"private lists ({', '.join(private)}) shown to their members: {readers}", err=True
+        )
+    webapp.serve(
+        config,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        reader_header=reader_header,
+        uds=str(uds) if uds else None,
+    )
 
 
 def _check_port(host: str, port: int) -> None:

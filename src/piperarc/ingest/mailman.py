@@ -139,6 +139,17 @@ class Archiver:
         lst = self._list(mlist)
         raw = _raw(msg)
         spool = self.config.root / SPOOL / lst.name
+        if _private_in_mailman(mlist) and not lst.private:
+            # Mailman keeps this list's archive private, piperarc.toml would publish it:
+            # keep the mail unpublished until the settings agree (CVE-2021-33038 was
+            # HyperKitty showing a private list's archive while its policy was not set).
+            path = _spool(spool, raw)
+            live.warn(
+                f"{lst.name}: Mailman says its archive is private, but piperarc.toml has the "
+                f"list public: kept in {path}, not archived, until the list is made private "
+                "(private = true, members = ...; see docs/private-lists.md)"
+            )
+            return self.permalink(mlist, msg)
         if pending(spool):
             import_new(self.config, lst.name, spool, self.updater)  # an earlier failure's
         store = None
@@ -159,6 +170,12 @@ class Archiver:
         finally:
             store.close()
         return self.base_url + urls.message(lst.name, delivered.result.key)
+
+
+def _private_in_mailman(mlist: Any) -> bool:
+    """Whether Mailman's archive policy for the list is private (ArchivePolicy.private)."""
+    policy = getattr(mlist, "archive_policy", None)
+    return str(getattr(policy, "name", policy or "")).lower() == "private"
 
 
 def _spool(maildir: Path, raw: bytes) -> Path:

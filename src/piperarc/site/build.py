@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
+from piperarc.errors import ConfigError
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
@@ -228,11 +229,18 @@ def build(
     jobs: int | None = None,
     list_names: Sequence[str] | None = None,
     search_index: bool = True,
+    private: bool = False,
 ) -> BuildReport:
     """Write the whole static archive of `config` under `out`; with `search_index`, then
-    index its message pages with Pagefind (a failure to is a warning, not an error)."""
+    index its message pages with Pagefind (a failure to is a warning, not an error).
+
+    A site holds the public lists only, or (`private`) the private lists only: a private
+    list is never written into a public site, and what an earlier build wrote of a list
+    that has changed sides is taken out of it."""
     started = time.perf_counter()
     report = BuildReport()
+    others = config.scoped(private=not private)
+    config = config.scoped(private=private)
     jobs = jobs or os.cpu_count() or 1
     out.mkdir(parents=True, exist_ok=True)
     writer = Writer(out)
@@ -246,6 +254,10 @@ def build(
     home_entries: list[dict[str, Any]] = []
     moved: list[redirects.Moved] = []
     try:
+        withdrawn = _withdraw(out, store, others, stored, redirects.site_names(config))
+        if withdrawn and not search_index:
+            # Its old index holds the withdrawn lists' text: gone too, until the next index.
+            shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
         for lst in config.lists:
             if list_names and lst.name not in list_names:
                 continue
@@ -261,7 +273,7 @@ def build(
         writer.write(urls.home(), pages.home(home_entries))
         report.pages += 2  # the home and search.html
         if not list_names:
-            writer.write(MARKER, json.dumps({"lists": report.built}))
+            writer.write(MARKER, json.dumps({"lists": report.built, "private": private}))
             report.old_urls, old_pages = redirects.write(writer, config, pages, moved)
             report.pages += old_pages
     finally:
@@ -279,6 +291,49 @@ def build(
     writer.write(urls.search(), pages.static_search(indexed))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_private_out(public: Path, private: Path) -> None:
+    """ConfigError unless the private lists' site and the public one are apart (neither
+    inside the other): a private tree inside the public site would be published with it."""
+    a, b = public.resolve(), private.resolve()
+    if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+        raise ConfigError(
+            f"--private-out {private} and the public site {public} must be separate folders, "
+            "neither inside the other (the public site is published whole)"
+        )
+
+
+def _withdraw(
+    out: Path, store: Store, lists: ArchiveConfig, stored: set[str], own: frozenset[str]
+) -> list[str]:
+    """Takes out of the site at `out` what an earlier build wrote of `lists` (those of the
+    other side: a list made private since, or public): its folder and the pages left at its
+    old archive's paths (never one under `own`, the site's own first segments). Only in a
+    folder a build wrote (its marker there). The names of the lists it took out."""
+    taken: list[str] = []
+    if not (out / MARKER).is_file():
+        return taken
+    root = redirects.site_root(lists)
+    for lst in lists.lists:
+        folder = out / lst.name
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+            taken.append(lst.name)
+        if lst.name not in stored:
+            continue
+        for link in store.old_links(lst.name):
+            if not link.path.startswith(root):
+                continue
+            rel = link.path[len(root) :]
+            rel = rel + "index.html" if rel.endswith("/") or not rel else rel
+            parts = rel.split("/")
+            if parts[0] in own or any(part in ("", ".", "..") for part in parts):
+                continue
+            page = out / rel
+            if page.is_file() and page.name.endswith((".html", ".htm")):
+                page.unlink()
+    return taken
 
 
 def _build_list(

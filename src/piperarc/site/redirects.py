@@ -100,7 +100,7 @@ def write(
 ) -> tuple[int, int]:
     """Write the three maps and the pages at old paths: (old URLs in the maps, pages)."""
     root = site_root(config)
-    taken = _site_names(config)
+    taken = site_names(config)
     # An old path that is also a path of this site (an old archive served at the site's
     # root: Hypermail's index.html) stays the site's own: redirected, it would hide a page.
     moved = sorted(
@@ -122,7 +122,7 @@ def write(
     return len(moved), _write_pages(writer, config, pages, moved, root)
 
 
-def _site_names(config: ArchiveConfig) -> frozenset[str]:
+def site_names(config: ArchiveConfig) -> frozenset[str]:
     """The first segments of the site's own paths: its lists, its pages and files."""
     own = {urls.stylesheet(), urls.search_script(), "favicon.ico", STATIC_HOST_MAP}
     return frozenset({lst.name for lst in config.lists} | set(RESERVED_NAMES) | own)

@@ -131,6 +131,10 @@ class SiteUpdater:
                 marker: dict[str, Any] = json.loads((out / MARKER).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 return None  # a damaged marker: the next full build rewrites it
+            side = bool(marker.get("private", False))
+            if lst.private != side:
+                return None  # a private list never goes into a public site, nor the reverse
+            config = config.scoped(private=side)
             store = open_store(config.database, readonly=True)
             try:
                 with store.reading():

@@ -23,9 +23,10 @@ from piperarc.pages import ListPlan, attachments_of
 from piperarc.render.text import iso_date, iso_offset, obfuscate, sender
 from piperarc.store import ListStats
 from piperarc.web import openapi as openapi_doc
+from piperarc.web.access import readable, readable_lists
 from piperarc.web.http import archive_of, base, fresh
 from piperarc.web.openapi import MAX_TREE_DEPTH
-from piperarc.web.search import results_page, search_args
+from piperarc.web.search import lists_for, results_page, search_args
 
 
 class Documents:
@@ -210,19 +211,19 @@ async def lists(request: Request) -> Response:
     archive = fresh(request)
     docs = _docs(request)
     return JSONResponse(
-        {"lists": [docs.list_info(lst, archive.stats(lst)) for lst in archive.config.lists]}
+        {"lists": [docs.list_info(lst, archive.stats(lst)) for lst in readable_lists(request)]}
     )
 
 
 async def list_(request: Request) -> Response:
     archive = fresh(request)
-    lst = archive.lst(request.path_params["list"])
+    lst = readable(request, request.path_params["list"])
     return JSONResponse(_docs(request).list_detail(lst, archive.stats(lst), archive.plan(lst)))
 
 
 async def period(request: Request) -> Response:
     archive = fresh(request)
-    lst = archive.lst(request.path_params["list"])
+    lst = readable(request, request.path_params["list"])
     period = request.path_params["period"]
     plan, _ = archive.period(lst, period)
     return JSONResponse(_docs(request).period(lst, plan, period))
@@ -230,7 +231,7 @@ async def period(request: Request) -> Response:
 
 async def thread(request: Request) -> Response:
     archive = fresh(request)
-    lst = archive.lst(request.path_params["list"])
+    lst = readable(request, request.path_params["list"])
     key = request.path_params["key"]
     plan, _ = archive.thread(lst, key)
     return JSONResponse(_docs(request).thread(lst, plan, key))
@@ -238,7 +239,7 @@ async def thread(request: Request) -> Response:
 
 async def message(request: Request) -> Response:
     archive = fresh(request)
-    lst = archive.lst(request.path_params["list"])
+    lst = readable(request, request.path_params["list"])
     plan, msg, raw = archive.message_and_raw(lst, request.path_params["key"])
     doc = _docs(request).message(lst, plan, msg, attachments_of(msg, raw))
     return JSONResponse(doc)
@@ -249,11 +250,11 @@ async def search(request: Request) -> Response:
     q, lst, page, sort = search_args(request)
     if not q:
         raise QueryError("give a query: /api/search?q=WORDS (see /help/search.html)")
-    results = results_page(archive, q, lst, page, sort)
+    results = results_page(archive, q, lists_for(request, lst), page, sort)
     root = base(request)
     found = []
     for hit in results.hits:
-        doc = searchlib.hit_json(hit, archive.lst(hit.list_name).obfuscate)
+        doc = searchlib.hit_json(hit, readable(request, hit.list_name).obfuscate)
         doc["url"] = root + doc["url"]
         found.append(doc)
     return JSONResponse(

@@ -26,7 +26,7 @@ grouped by what they serve: pages.py, downloads.py, search.py, api.py.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from piperarc import config as configlib
-from piperarc.config import ArchiveConfig
+from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import PiperarcError
 from piperarc.web import api, downloads, oldlinks, pages, search
+from piperarc.web.access import Access, Members, PrivateCaching
 from piperarc.web.cache import PAGE_CACHE_BYTES, Archive
 from piperarc.web.http import (
     NO_STORE,
@@ -52,6 +53,7 @@ from piperarc.web.http import (
 )
 
 ARCHIVE_ENV = "PIPERARC_ARCHIVE"
+READER_HEADER_ENV = "PIPERARC_READER_HEADER"  # serve --reader-header, for worker processes
 
 
 async def error(request: Request, exc: Exception) -> Response:
@@ -114,9 +116,21 @@ def routes() -> list[Route]:
     ]
 
 
-def create_app(config: ArchiveConfig, *, page_cache_bytes: int = PAGE_CACHE_BYTES) -> Starlette:
-    """The ASGI app serving the archive of `config` (read-only)."""
-    archive = Archive(config, page_cache_bytes=page_cache_bytes)
+def create_app(
+    config: ArchiveConfig,
+    *,
+    page_cache_bytes: int = PAGE_CACHE_BYTES,
+    reader_header: str | None = None,
+    mailman: Callable[[ListConfig], Members] | None = None,
+) -> Starlette:
+    """The ASGI app serving the archive of `config` (read-only). `reader_header` names the
+    header a reverse proxy puts the authenticated reader's address in (access.py);
+    `mailman` makes the members of a list whose members Mailman knows (tests pass their own)."""
+
+    def access(settings: ArchiveConfig) -> Access:
+        return Access(settings, reader_header=reader_header, mailman=mailman)
+
+    archive = Archive(config, page_cache_bytes=page_cache_bytes, access=access)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,6 +148,7 @@ def create_app(config: ArchiveConfig, *, page_cache_bytes: int = PAGE_CACHE_BYTE
         },
         lifespan=lifespan,
     )
+    app.add_middleware(PrivateCaching)
     app.add_middleware(SecurityHeaders)
     app.state.archive = archive
     return app
@@ -142,7 +157,10 @@ def create_app(config: ArchiveConfig, *, page_cache_bytes: int = PAGE_CACHE_BYTE
 def app_from_environment() -> Starlette:
     """The app for uvicorn's worker processes (`serve --workers N` passes the archive's
     folder in PIPERARC_ARCHIVE, as worker processes cannot be handed an object)."""
-    return create_app(configlib.load(Path(os.environ.get(ARCHIVE_ENV, "."))))
+    return create_app(
+        configlib.load(Path(os.environ.get(ARCHIVE_ENV, "."))),
+        reader_header=os.environ.get(READER_HEADER_ENV) or None,
+    )
 
 
 def serve(
@@ -152,19 +170,26 @@ def serve(
     port: int = 8000,
     workers: int = 1,
     access_log: bool = True,
+    reader_header: str | None = None,
+    uds: str | None = None,
 ) -> None:
-    """Run the server until interrupted (uvicorn)."""
+    """Run the server until interrupted (uvicorn), on host:port or on the unix socket `uds`."""
     import uvicorn
 
     options: dict[str, Any] = {
         "host": host,
         "port": port,
+        "uds": uds,
         "access_log": access_log,
         "log_level": "info",
         "server_header": False,
+        # The peer is the one who connected: a reader header counts only from a loopback
+        # peer, and X-Forwarded-For must not make a remote client look like one.
+        "proxy_headers": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(config), **options)
+        uvicorn.run(create_app(config, reader_header=reader_header), **options)
         return
     os.environ[ARCHIVE_ENV] = str(config.root.resolve())
+    os.environ[READER_HEADER_ENV] = reader_header or ""
     uvicorn.run("piperarc.web.app:app_from_environment", factory=True, workers=workers, **options)

@@ -6,23 +6,37 @@ rebuild. Pages come out byte for byte as the static build writes them (pages.py,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from piperarc import config as configlib
 from piperarc import feeds, urls
 from piperarc import mid as midlib
 from piperarc.config import ArchiveConfig, ListConfig
-from piperarc.errors import NotFoundError, StoreError, UnknownListError
+from piperarc.errors import NotFoundError, PiperarcError, StoreError
 from piperarc.model import StoredMessage, Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
 from piperarc.store import ListStats, Store, database_exists, open_store
+from piperarc.web.access import Access
 
 PAGE_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def _settings_seen(config: ArchiveConfig) -> tuple[int, int] | None:
+    """When piperarc.toml last changed, as far as a stat says (None: no file)."""
+    try:
+        stat = (config.root / configlib.CONFIG_NAME).stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 # Where the server says that a page was answered as a message's raw text (uvicorn shows it).
 log = logging.getLogger("piperarc.web")
 
@@ -44,8 +58,17 @@ def etag(body: bytes) -> str:
 class Archive:
     """The server's view of the archive: settings, a read-only store, cached plans and pages."""
 
-    def __init__(self, config: ArchiveConfig, *, page_cache_bytes: int = PAGE_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        config: ArchiveConfig,
+        *,
+        page_cache_bytes: int = PAGE_CACHE_BYTES,
+        access: Callable[[ArchiveConfig], Access] = Access,
+    ) -> None:
         self.config = config
+        self._make_access = access
+        self.access = access(config)
+        self._settings = _settings_seen(config)
         self.pages = Pages(config.title)
         self._store: Store | None = None
         self._version: int | None = None
@@ -79,7 +102,11 @@ class Archive:
             self._store = None
 
     def refresh(self) -> None:
-        """Drop every cached plan and page if anyone committed to the database since."""
+        """Drop every cached plan and page if anyone committed to the database since, or
+        changed piperarc.toml (a list made private is private at once)."""
+        seen = _settings_seen(self.config)
+        if seen != self._settings:
+            self._reload_settings(seen)
         version = self.store.data_version()
         if version != self._version:
             self._version = version
@@ -89,11 +116,22 @@ class Archive:
             self._cache.clear()
             self._cache_bytes = 0
 
-    def lst(self, name: str) -> ListConfig:
+    def _reload_settings(self, seen: tuple[int, int] | None) -> None:
+        """Settings changed on disk: read them again. Settings that cannot be read serve
+        nothing (503) until they can: never the old settings, which may be less private."""
+        self._version = None
+        self._plans.clear()
+        self._stats.clear()
+        self._hyperkitty.clear()
+        self._cache.clear()
+        self._cache_bytes = 0
         try:
-            return self.config.list(name)
-        except UnknownListError as err:
-            raise NotFoundError(f"no list named {name!r} in this archive") from err
+            config = configlib.load(self.config.root)
+        except PiperarcError as err:
+            self.config = dataclasses.replace(self.config, lists=())
+            self.access = self._make_access(self.config)
+            raise StoreError(f"the archive's settings cannot be read: {err}") from err
+        self.config, self.access, self._settings = config, self._make_access(config), seen
 
     def stats(self, lst: ListConfig) -> ListStats | None:
         if lst.name not in self._stats:
@@ -173,12 +211,15 @@ class Archive:
         return page
 
     # -- pages, as the static build writes them --
-    def home_page(self) -> CachedPage:
-        path = urls.home()
-        page = self.cached(path)
+    def home_page(self, lists: Sequence[ListConfig]) -> CachedPage:
+        """The archive's home, showing `lists` (those the reader may see)."""
+        private = [lst.name for lst in lists if lst.private]
+        # Cached apart for each set of private lists shown, so no reader gets another's.
+        key = urls.home() + ("\0" + "\0".join(private) if private else "")
+        page = self.cached(key)
         if page is None:
-            entries = [home_entry(lst, self.stats(lst)) for lst in self.config.lists]
-            page = self.keep(path, self.pages.home(entries).encode())
+            entries = [home_entry(lst, self.stats(lst)) for lst in lists]
+            page = self.keep(key, self.pages.home(entries).encode())
         return page
 
     def list_page(self, lst: ListConfig) -> CachedPage:

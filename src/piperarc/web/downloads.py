@@ -16,6 +16,7 @@ from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import SearchHit, Summary
 from piperarc.pages import attachments_of
 from piperarc.store import Store
+from piperarc.web.access import readable
 from piperarc.web.cache import CachedPage
 from piperarc.web.http import (
     ATTACHMENT_CSP,
@@ -89,7 +90,7 @@ def _summaries_mbox(
 async def raw(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    lst = archive.lst(p["list"])
+    lst = readable(request, p["list"])
     _, msg, raw = archive.message_and_raw(lst, p["key"])
     name = urls.message_raw(lst.name, msg.key).rsplit("/", 1)[-1]
     page = CachedPage(raw, f'"{msg.digest[:32]}"', msg.archived_at)
@@ -106,7 +107,7 @@ async def raw(request: Request) -> Response:
 async def attachment(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    lst = archive.lst(p["list"])
+    lst = readable(request, p["list"])
     index = _ATTACHMENT_NAME.match(p["name"])
     if index is None:
         raise NotFoundError(f"no attachment {p['name']!r}")
@@ -140,7 +141,7 @@ async def attachment(request: Request) -> Response:
 async def period_mbox(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    lst = archive.lst(p["list"])
+    lst = readable(request, p["list"])
     _, items = archive.period(lst, p["period"])
     # In the order they were archived, as the built download has them (site/build.py).
     by_arrival = sorted(items, key=lambda s: s.num)
@@ -150,6 +151,6 @@ async def period_mbox(request: Request) -> Response:
 async def thread_mbox(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    lst = archive.lst(p["list"])
+    lst = readable(request, p["list"])
     _, items = archive.thread(lst, p["key"])
     return _summaries_mbox(request, lst.name, items, f"{lst.name}-thread-{p['key']}")

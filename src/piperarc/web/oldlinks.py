@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from piperarc import urls
-from piperarc.config import ListConfig
 from piperarc.errors import NotFoundError
+from piperarc.web.access import readable, readable_lists
 from piperarc.web.cache import Archive
 from piperarc.web.http import PAGE_CACHING, archive_of, base
 
@@ -32,7 +32,7 @@ def redirect(request: Request) -> Response | None:
     archive = archive_of(request)
     try:
         archive.refresh()
-        target = _target(archive, str(request.scope["path"]))
+        target = _target(request, archive, str(request.scope["path"]))
     except NotFoundError:
         return None
     if target is None:
@@ -41,30 +41,27 @@ def redirect(request: Request) -> Response | None:
     return RedirectResponse(base(request) + target, 301, headers={"Cache-Control": PAGE_CACHING})
 
 
-def _target(archive: Archive, path: str) -> str | None:
+def _target(request: Request, archive: Archive, path: str) -> str | None:
     for candidate in (path, path + "/") if not path.endswith("/") else (path,):
         link = archive.store.old_link(candidate)
-        if link is not None and _known(archive, link.list_name) is not None:
-            return urls.old_link_target(link, archive.lst(link.list_name).period)
+        if link is not None:
+            # A list the reader may not see (or no longer configured): a plain 404.
+            lst = readable(request, link.list_name)
+            return urls.old_link_target(link, lst.period)
     prefix = archive.config.hyperkitty_at
     if path.startswith(prefix):
-        return _hyperkitty(archive, path[len(prefix) :])
+        return _hyperkitty(request, archive, path[len(prefix) :])
     return None
 
 
-def _known(archive: Archive, name: str) -> ListConfig | None:
-    try:
-        return archive.lst(name)
-    except NotFoundError:
-        return None
-
-
-def _hyperkitty(archive: Archive, rest: str) -> str | None:
+def _hyperkitty(request: Request, archive: Archive, rest: str) -> str | None:
     found = _HYPERKITTY.match(rest)
     if found is None:
         return None
     address = found["list"].lower()
-    lists = [lst for lst in archive.config.lists if lst.address and lst.address.lower() == address]
+    lists = [
+        lst for lst in readable_lists(request) if lst.address and lst.address.lower() == address
+    ]
     if len(lists) != 1:
         return None
     lst = lists[0]

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from piperarc import mid as midlib
 from piperarc import urls
 from piperarc.errors import NotFoundError
+from piperarc.web.access import readable, readable_lists
 from piperarc.web.cache import CachedPage, etag
 from piperarc.web.http import PAGE_CACHING, archive_of, base, fresh, page_response
 
@@ -17,7 +18,8 @@ ATOM = "application/atom+xml"
 
 
 async def home(request: Request) -> Response:
-    return page_response(request, fresh(request).home_page())
+    archive = fresh(request)
+    return page_response(request, archive.home_page(readable_lists(request)))
 
 
 async def stylesheet(request: Request) -> Response:
@@ -38,7 +40,7 @@ async def favicon(request: Request) -> Response:
 
 async def list_home(request: Request) -> Response:
     archive = fresh(request)
-    return page_response(request, archive.list_page(archive.lst(request.path_params["list"])))
+    return page_response(request, archive.list_page(readable(request, request.path_params["list"])))
 
 
 async def list_slash(request: Request) -> Response:
@@ -49,33 +51,33 @@ async def period_view(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
     return page_response(
-        request, archive.period_page(archive.lst(p["list"]), p["period"], p["view"])
+        request, archive.period_page(readable(request, p["list"]), p["period"], p["view"])
     )
 
 
 async def message(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    return page_response(request, archive.message_page(archive.lst(p["list"]), p["key"]))
+    return page_response(request, archive.message_page(readable(request, p["list"]), p["key"]))
 
 
 async def thread(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    return page_response(request, archive.thread_page(archive.lst(p["list"]), p["key"]))
+    return page_response(request, archive.thread_page(readable(request, p["list"]), p["key"]))
 
 
 async def list_feed(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    page = archive.list_feed_doc(archive.lst(p["list"]), p["kind"])
+    page = archive.list_feed_doc(readable(request, p["list"]), p["kind"])
     return page_response(request, page, media_type=ATOM)
 
 
 async def thread_feed(request: Request) -> Response:
     archive = fresh(request)
     p = request.path_params
-    page = archive.thread_feed_doc(archive.lst(p["list"]), p["key"])
+    page = archive.thread_feed_doc(readable(request, p["list"]), p["key"])
     return page_response(request, page, media_type=ATOM)
 
 
@@ -84,9 +86,9 @@ async def mid_lookup(request: Request) -> Response:
     wanted = request.path_params["mid"]
     mid = midlib.clean(wanted) or wanted.strip().strip("<>")
     if "list" in request.path_params:
-        names = [archive.lst(request.path_params["list"]).name]
+        names = [readable(request, request.path_params["list"]).name]
     else:
-        names = [lst.name for lst in archive.config.lists]
+        names = [lst.name for lst in readable_lists(request)]
     found = archive.by_mid(mid, names)
     if not found:
         where = f"the list {names[0]!r}" if "list" in request.path_params else "this archive"

@@ -19,6 +19,7 @@ from piperarc.errors import NotFoundError, QueryError
 from piperarc.model import SearchHit
 from piperarc.render.text import obfuscate, sender
 from piperarc.store import Store
+from piperarc.web.access import readable, readable_lists
 from piperarc.web.cache import Archive, CachedPage, etag
 from piperarc.web.downloads import mbox_chunks, mbox_response
 from piperarc.web.http import archive_of, fresh, page_response, status_of
@@ -31,7 +32,7 @@ def search_args(request: Request) -> tuple[str, ListConfig | None, int, str]:
     """(query, list or None for all, page, sort) from the query string; QueryError if bad."""
     q = request.query_params.get("q", "").strip()
     name = request.query_params.get("list", "").strip()
-    lst = archive_of(request).lst(name) if name else None
+    lst = readable(request, name) if name else None
     page_text = request.query_params.get("page", "1")
     if not page_text.isdigit() or not 1 <= int(page_text) <= 10_000:
         raise QueryError("page must be a number from 1")
@@ -41,16 +42,18 @@ def search_args(request: Request) -> tuple[str, ListConfig | None, int, str]:
     return q, lst, int(page_text), sort
 
 
-def lists_for(archive: Archive, lst: ListConfig | None) -> list[str]:
-    """The names of the lists a search covers: the one asked for, else every list."""
-    return [lst.name] if lst else [x.name for x in archive.config.lists]
+def lists_for(request: Request, lst: ListConfig | None) -> list[str]:
+    """The names of the lists a search covers: the one asked for, else every list the
+    reader may see (counts included: a private list's hits are not even counted)."""
+    return [lst.name] if lst else [x.name for x in readable_lists(request)]
 
 
 def results_page(
-    archive: Archive, q: str, lst: ListConfig | None, page: int, sort: str
+    archive: Archive, q: str, names: list[str], page: int, sort: str
 ) -> searchlib.Results:
     """One page of a search's results, as the search page and the API show it."""
-    names = lists_for(archive, lst)
+    if not names:
+        return searchlib.Results(q, 0, page, PER_PAGE)
     return searchlib.run(
         archive.store, q, list_names=names, page=page, per_page=PER_PAGE, sort=sort
     )
@@ -76,12 +79,12 @@ async def search_page(request: Request) -> Response:
         q, lst, page, sort = search_args(request)
         context.update(lst=lst, sort=sort, page=page)
         if q:
-            results = results_page(archive, q, lst, page, sort)
+            results = results_page(archive, q, lists_for(request, lst), page, sort)
             context.update(
                 total=results.total,
                 total_exact=results.total_exact,
                 pages=results.pages,
-                hits=_hits(archive, results.hits),
+                hits=_hits(request, results.hits),
             )
             context["links"] = _search_links(q, lst, page, sort, results.pages)
     except (QueryError, NotFoundError) as err:
@@ -90,10 +93,10 @@ async def search_page(request: Request) -> Response:
     return HTMLResponse(html, status, headers={"Cache-Control": "no-cache"})
 
 
-def _hits(archive: Archive, hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+def _hits(request: Request, hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
     out = []
     for hit in hits:
-        lst = archive.lst(hit.list_name)
+        lst = readable(request, hit.list_name)
         out.append(
             {
                 "url": urls.message(hit.list_name, hit.key),
@@ -140,7 +143,9 @@ async def search_mbox(request: Request) -> Response:
     q, lst, _, _ = search_args(request)
     if not q:
         raise QueryError("type some words to search for (see the search help for more)")
-    lists = lists_for(archive, lst)
+    lists = lists_for(request, lst)
+    if not lists:
+        raise NotFoundError("no list to search in this archive")
     searchlib.run(archive.store, q, list_names=lists, per_page=1)  # a bad query fails here
 
     def chunks(store: Store) -> Iterator[bytes]:
