@@ -48,6 +48,8 @@ class NewMessage:
     digest: str  # sha256 of raw with CRLF line ends as LF: identical copies share it
     packed: bytes  # raw, compressed as every store keeps it (store.base.pack)
     index: IndexText  # what full-text search indexes
+    # Its sender asked that it not be archived (X-No-Archive: yes): the store declines it.
+    no_archive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,8 @@ class ImportCounts:
     duplicates: int = 0
     damaged: int = 0
     failed_sources: int = 0  # sources that could not be read at all, or only in part
+    removed: int = 0  # removed earlier (a tombstone names them): not archived again
+    no_archive: int = 0  # marked X-No-Archive: yes by their sender: not archived
     problems: list[str] = field(default_factory=list)  # one line per damaged message or bad source
 
     def add(self, other: ImportCounts) -> None:
@@ -180,6 +184,8 @@ class ImportCounts:
         self.duplicates += other.duplicates
         self.damaged += other.damaged
         self.failed_sources += other.failed_sources
+        self.removed += other.removed
+        self.no_archive += other.no_archive
         self.problems.extend(other.problems)
 
 
@@ -201,3 +207,26 @@ class OldLink:
 
 
 OLD_LINK_KINDS = ("message", "attachment", "period", "download", "home")
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What is kept of a removed message (`piperarc remove`): enough to say at its permalink
+    that it was removed, to hold its place in its thread, and to refuse it if it comes
+    again (by Message-ID or by its bytes' digest). Nothing of its content."""
+
+    list_name: str
+    num: int
+    key: str
+    mid: str
+    mid_synthetic: bool
+    digest: str  # sha256 of the raw bytes (CRLF as LF), as messages.digest
+    date_utc: int
+    thread_key: str
+    parent_num: int | None
+    depth: int
+    thread_pos: int
+    reason: str
+    removed_by: str
+    removed_at: int
+    legal: bool  # removed for legal reasons: 451 (RFC 7725) rather than 410

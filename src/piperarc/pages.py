@@ -13,7 +13,7 @@ from markupsafe import Markup
 from piperarc import feeds, urls
 from piperarc.config import ListConfig
 from piperarc.mail import structure
-from piperarc.model import Attachment, StoredMessage, Summary
+from piperarc.model import Attachment, StoredMessage, Summary, Tombstone
 from piperarc.render import Renderer
 from piperarc.render.mail import shown
 from piperarc.render.text import obfuscate
@@ -32,9 +32,15 @@ class ListPlan:
         summaries: Sequence[Summary],
         period_kind: str,
         origins: dict[int, str] | None = None,
+        removed: Sequence[Tombstone] = (),
     ) -> None:
         # Notes on messages taken from an old archive's own copies (store.origins).
         self.origins = origins or {}
+        # Removed messages (store.tombstones): by URL key, and by thread for placeholders.
+        self.removed = {t.key: t for t in removed}
+        self.removed_in: dict[str, list[Tombstone]] = defaultdict(list)
+        for t in removed:
+            self.removed_in[t.thread_key].append(t)
         self.by_num = {s.num: s for s in summaries}
         self.by_key = {s.key: s for s in summaries}
         self.by_date = sorted(summaries, key=lambda s: (s.date_utc, s.num))
@@ -420,15 +426,31 @@ class Pages:
         return MessagePage(html, article, files)
 
     def thread(
-        self, lst: ListConfig, thread_key: str, entries: Sequence[tuple[StoredMessage, Markup]]
+        self,
+        lst: ListConfig,
+        thread_key: str,
+        entries: Sequence[tuple[StoredMessage, Markup]],
+        removed: Sequence[Tombstone] = (),
     ) -> str:
         """A whole thread: a tree of its messages, then each message's article in order.
-        A message that cannot be drawn in the tree is only its number there."""
+        A message that cannot be drawn in the tree is only its number there; a removed
+        one keeps its place in the tree as a placeholder."""
         path = urls.thread(lst.name, thread_key)
         first = entries[0][0]
         tree_item = self._entry(lst, path, "tree_item")
         unshown = self._entry(lst, path, "unshown")
+        gone = self._entry(lst, path, "removed_item")
         items = _pieces([msg for msg, _ in entries], tree_item, lambda m: unshown(m, f"#m{m.num}"))
+        # The tree: messages and placeholders in thread order (a placeholder before a
+        # message that took its position since: it came first).
+        rows = sorted(
+            [
+                (msg.thread_pos, 1, msg.depth, item)
+                for (msg, _), item in zip(entries, items, strict=True)
+            ]
+            + [(t.thread_pos, 0, t.depth, gone(t)) for t in removed],
+            key=lambda row: (row[0], row[1]),
+        )
         return self._page(
             "thread",
             path,
@@ -438,12 +460,22 @@ class Pages:
                 lambda: obfuscate(first.subject or "(no subject)", lst.obfuscate),
                 lambda: "(no subject)",
             ),
-            entries=[
-                {"msg": msg, "article": article, "item": item}
-                for (msg, article), item in zip(entries, items, strict=True)
-            ],
-            depths=[msg.depth for msg, _ in entries],
+            entries=[{"msg": msg, "article": article} for msg, article in entries],
+            tree=[row[3] for row in rows],
+            depths=[row[2] for row in rows],
             feeds=_attempt(lambda: [feeds.thread_feed(lst, thread_key, first)], list),
+        )
+
+    def removed(self, lst: ListConfig, tombstone: Tombstone, plan: ListPlan | None) -> str:
+        """What a removed message's permalink shows: that it was removed, and when (not
+        why: the reason is for the audit, `piperarc removals`)."""
+        thread = tombstone.thread_key if plan and tombstone.thread_key in plan.threads else None
+        return self._page(
+            "removed",
+            urls.message(lst.name, tombstone.key),
+            lst=lst,
+            tombstone=tombstone,
+            thread=thread,
         )
 
     def static_search(self, indexed: bool) -> str:

@@ -17,11 +17,12 @@ from piperarc import __version__, feeds, urls
 from piperarc import config as configlib
 from piperarc import mid as midlib
 from piperarc import search as searchlib
-from piperarc.cli import creating, oldarchive
+from piperarc.cli import creating, oldarchive, removal
 from piperarc.cli import progress as progressbar
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.ingest import deliver
 from piperarc.ingest.oldarchive.importing import KINDS as OLD_KINDS
+from piperarc.ingest.removal import remove_again
 from piperarc.ingest.sources import FORMATS
 from piperarc.ingest.sources.sample import sample_mbox
 from piperarc.model import StoredMessage
@@ -85,6 +86,8 @@ def main() -> None:
 
 
 main.add_command(creating.init)
+main.add_command(removal.remove)
+main.add_command(removal.removals)
 
 
 @main.command(name="import")
@@ -435,6 +438,9 @@ def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
         for lst in config.lists:
             if (list_names and lst.name not in list_names) or lst.name not in stored:
                 continue
+            again = remove_again(store, lst.name, int(time.time()))
+            if again:
+                click.echo(f"{lst.name}: {len(again)} removed again (their tombstones name them)")
             count = deliver.reindex(store, lst.name)
             moved = deliver.rethread(store, lst.name)
             click.echo(f"{lst.name}: indexed {count} messages, rethreaded ({moved} moved)")
@@ -684,6 +690,10 @@ def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> N
             live.warn(f"not stored{', try again later' if status == 75 else ''}: "
                       f"{live.describe(err)}")  # fmt: skip
             sys.exit(status)
+        if delivered.result.status in ("removed", "no-archive"):
+            why = "removed earlier" if delivered.result.status == "removed" else "X-No-Archive"
+            live.warn(f"not archived: {why}")  # accepted (exit 0): the MTA must not retry
+            return
         if delivered.damaged:
             live.warn(f"stored, damaged (kept as raw text): {delivered.damaged}")
         try:

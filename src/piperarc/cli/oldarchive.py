@@ -28,6 +28,10 @@ def summary_line(counts: ImportCounts, sources: int) -> str:
         f"imported {counts.new} new, {counts.duplicates} duplicates skipped, "
         f"{counts.damaged} damaged (kept as raw text)"
     )
+    if counts.removed:
+        line += f", {counts.removed} removed earlier, not archived"
+    if counts.no_archive:
+        line += f", {counts.no_archive} marked X-No-Archive, not archived"
     if counts.failed_sources:
         line += f"; {counts.failed_sources} of {sources} sources had problems"
     return line

@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import queue
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,6 +44,18 @@ def digest_of(raw: bytes) -> str:
     return hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
 
 
+# X-No-Archive: yes (Usenet's convention, honoured by Mailman and most archives): its
+# sender asks that the message not be archived. Looked for in the header block only.
+_NO_ARCHIVE = re.compile(rb"^x-no-archive:[ \t]*yes\b", re.IGNORECASE | re.MULTILINE)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def asks_no_archive(raw: bytes) -> bool:
+    """Whether the message's header says X-No-Archive: yes."""
+    end = _HEADER_END.search(raw)
+    return _NO_ARCHIVE.search(raw, 0, end.start() if end else len(raw)) is not None
+
+
 def prepare(mail: RawMail) -> NewMessage:
     """Parse one raw message into what the store keeps beside its bytes."""
     digest = digest_of(mail.raw)
@@ -51,7 +64,13 @@ def prepare(mail: RawMail) -> NewMessage:
         damage = f"{mail.problem}; {parsed.damage}" if parsed.damage else mail.problem
         parsed = dataclasses.replace(parsed, damage=damage)
     return NewMessage(
-        mail.raw, mail.envelope, parsed, digest, pack(mail.raw), parse.index_text(parsed)
+        mail.raw,
+        mail.envelope,
+        parsed,
+        digest,
+        pack(mail.raw),
+        parse.index_text(parsed),
+        asks_no_archive(mail.raw),
     )
 
 
@@ -204,6 +223,12 @@ class Importer:
                 self.on_stored(origin, result)
             if result.status == "duplicate":
                 self.counts.duplicates += 1
+                continue
+            if result.status == "removed":
+                self.counts.removed += 1
+                continue
+            if result.status == "no-archive":
+                self.counts.no_archive += 1
                 continue
             self.counts.new += 1
             if new.parsed.damage:

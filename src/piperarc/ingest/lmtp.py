@@ -247,9 +247,18 @@ class Handler:
                 live.warn(f"{name}: not stored, the client will retry: {live.describe(err)}")
                 replies[name] = TRY_LATER
                 continue
-            what = "already archived" if result.status == "duplicate" else "archived"
-            replies[name] = f"250 2.0.0 {what} in {name} as {result.key}"
+            replies[name] = _accepted(name, result)
         return [replies.get(name, "550 5.1.1 no such list") for name in names]
+
+
+def _accepted(list_name: str, result: AddResult) -> str:
+    """The 250 reply for a message the archive took (or, by its rules, did not keep)."""
+    if result.status == "removed":
+        return f"250 2.0.0 removed earlier from {list_name}, not archived"
+    if result.status == "no-archive":
+        return f"250 2.0.0 marked X-No-Archive, not archived in {list_name}"
+    what = "already archived" if result.status == "duplicate" else "archived"
+    return f"250 2.0.0 {what} in {list_name} as {result.key}"
 
 
 class Session(LMTP):

@@ -169,6 +169,8 @@ class Archiver:
             live.warn(f"{lst.name}: stored, but the site is not updated: {live.describe(err)}")
         finally:
             store.close()
+        if delivered.result.status == "no-archive":  # its sender asked: the list's home
+            return self.base_url + urls.list_home(lst.name)
         return self.base_url + urls.message(lst.name, delivered.result.key)
 
 

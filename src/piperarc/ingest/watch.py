@@ -77,6 +77,9 @@ def import_new(
             for (name, new), result in zip(batch, results, strict=True):
                 if result.status == "duplicate":
                     duplicates += 1
+                elif result.status in ("removed", "no-archive"):
+                    why = "removed earlier" if result.status == "removed" else "X-No-Archive"
+                    live.warn(f"{name}: {why}, not archived")
                 else:
                     new_count += 1
                     if new.parsed.damage:

@@ -30,7 +30,7 @@ from piperarc.errors import ConfigError
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
-from piperarc.site import redirects
+from piperarc.site import redirects, removed
 from piperarc.store import Store, open_store
 
 THREADS_PER_TASK = 64
@@ -151,7 +151,10 @@ class _ListWriter:
             ]
             if entries:
                 write(
-                    urls.thread(lst.name, thread_key), self.pages.thread(lst, thread_key, entries)
+                    urls.thread(lst.name, thread_key),
+                    self.pages.thread(
+                        lst, thread_key, entries, plan.removed_in.get(thread_key, ())
+                    ),
                 )
                 write(
                     urls.thread_mbox(lst.name, thread_key),
@@ -272,7 +275,9 @@ def build(
             moved += redirects.hyperkitty_links(config, lst, plan)
         writer.write(urls.home(), pages.home(home_entries))
         report.pages += 2  # the home and search.html
-        if not list_names:
+        if list_names:
+            _merge_marker(out, writer, report.built, private)
+        else:
             writer.write(MARKER, json.dumps({"lists": report.built, "private": private}))
             report.old_urls, old_pages = redirects.write(writer, config, pages, moved)
             report.pages += old_pages
@@ -291,6 +296,18 @@ def build(
     writer.write(urls.search(), pages.static_search(indexed))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _merge_marker(out: Path, writer: Writer, built: dict[str, Any], private: bool) -> None:
+    """A build of some lists only: their entries in the site's marker are replaced, the
+    others kept (no marker: none is written, the site was never built whole)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    marker.setdefault("lists", {}).update(built)
+    marker["private"] = private
+    writer.write(MARKER, json.dumps(marker))
 
 
 def check_private_out(public: Path, private: Path) -> None:
@@ -346,7 +363,8 @@ def _build_list(
     jobs: int,
     report: BuildReport,
 ) -> ListPlan:
-    plan = ListPlan(store.summaries(lst.name), lst.period, store.origins(lst.name))
+    tombstones = store.tombstones(lst.name)
+    plan = ListPlan(store.summaries(lst.name), lst.period, store.origins(lst.name), tombstones)
     threads_before = report.threads
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     keys = sorted(plan.threads, key=lambda k: -len(plan.threads[k]))  # big threads first
@@ -371,6 +389,7 @@ def _build_list(
         inline.store.close()
     report.downloads += len(sizes)
     report.pages += _redirect_moved_threads(writer, pages, lst, plan)
+    report.pages += removed.write_pages(writer, pages, lst, plan, tombstones)
     writer.write(urls.list_home(lst.name), pages.list_home(lst, plan, store.stats(lst.name), sizes))
     report.pages += 1
     report.built[lst.name] = {

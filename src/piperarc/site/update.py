@@ -29,7 +29,7 @@ import gzip
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,8 +39,9 @@ from typing import Any
 from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
-from piperarc.model import Summary
+from piperarc.model import Summary, Tombstone
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
+from piperarc.site import removed
 from piperarc.site.build import (
     GZIP_LEVEL,
     MARKER,
@@ -49,6 +50,7 @@ from piperarc.site.build import (
     _build_list,
     _Job,
     _ListWriter,
+    build,
     raw_page_warning,
 )
 from piperarc.store import Store, open_store
@@ -214,6 +216,7 @@ def _update(
         sorted(known.values(), key=lambda s: s.num),
         lst.period,
         {num: note for num in known if (note := store.origin(name, num)) is not None},
+        store.tombstones(name),
     )
     job = _Job(config.database, out, config.title, lst, plan, config.base_url)
     inline = _ListWriter(job, store, pages)
@@ -316,3 +319,34 @@ def _append_download(
         fh.write(member)
     tmp.replace(path)
     return path.stat().st_size
+
+
+def after_removal(
+    config: ArchiveConfig, out: Path, list_name: str, tombstones: Sequence[Tombstone]
+) -> BuildReport | None:
+    """Take removed messages out of the built site at `out` at once: their files deleted,
+    their list written again (its pages, views, feeds and downloads no longer hold them;
+    their permalinks say they were removed; their threads show a placeholder), threads and
+    periods left empty taken out, and the search index made again if the site has one.
+    None when the site does not hold the list."""
+    lst = config.list(list_name)
+    if not is_built(out) or not removed.holds(config, out, lst, MARKER):
+        return None
+    with _locked(out):
+        removed.delete_files(out, lst, tombstones)
+        report = build(
+            config,
+            out,
+            jobs=1,
+            list_names=[list_name],
+            search_index=(out / urls.pagefind_folder()).is_dir(),
+            private=lst.private,
+        )
+        store = open_store(config.database, readonly=True)
+        try:
+            stored = list_name in store.list_names()
+            plan = ListPlan(store.summaries(list_name), lst.period) if stored else None
+        finally:
+            store.close()
+        removed.delete_emptied(out, lst, plan, tombstones)
+    return report

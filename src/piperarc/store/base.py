@@ -17,6 +17,7 @@ from piperarc.model import (
     StoredMessage,
     Summary,
     ThreadPlacement,
+    Tombstone,
 )
 
 
@@ -35,9 +36,59 @@ def unpack(packed: bytes) -> bytes:
 class AddResult:
     """What the store did with one offered message."""
 
-    status: Literal["new", "duplicate"]
-    num: int  # the new number, or the number of the copy already stored
+    # new; duplicate (a copy is stored); removed (a tombstone names it: not stored again);
+    # no-archive (its sender asked for no archiving: not stored)
+    status: Literal["new", "duplicate", "removed", "no-archive"]
+    num: int  # the new number, the stored copy's, or the removed message's (0: none)
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """What a list's tombstones refuse (read once per batch): removed messages by their
+    bytes' digest and by Message-ID (not a made-up one), and the URL keys they keep."""
+
+    digests: dict[str, tuple[int, str]]
+    mids: dict[str, tuple[int, str]]
+    keys: frozenset[str]
+
+    @classmethod
+    def of(cls, rows: Iterable[Sequence[object]]) -> Refusals:
+        """From (num, key, mid, mid_synthetic, digest) rows of the tombstones table."""
+        digests: dict[str, tuple[int, str]] = {}
+        mids: dict[str, tuple[int, str]] = {}
+        for num, key, mid, synthetic, digest in rows:
+            found = (int(str(num)), str(key))
+            digests[str(digest)] = found
+            if not synthetic:
+                mids.setdefault(str(mid), found)
+        return cls(digests, mids, frozenset(key for _, key in digests.values()))
+
+    def refuse(self, new: NewMessage) -> AddResult | None:
+        """The result for a message the store must not take, or None to take it."""
+        if new.no_archive:
+            return AddResult("no-archive", 0, "")
+        found = self.digests.get(new.digest)
+        if found is None and not new.parsed.mid_synthetic:
+            found = self.mids.get(new.parsed.mid)
+        return AddResult("removed", *found) if found else None
+
+
+NO_REFUSALS = Refusals({}, {}, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """Why, by whom and when messages are removed: what their tombstones keep."""
+
+    reason: str
+    removed_by: str
+    removed_at: int
+    legal: bool = False
+
+    def fields(self) -> tuple[str, str, int, bool]:
+        """In the order of the tombstone columns that follow the message's own."""
+        return self.reason, self.removed_by, self.removed_at, self.legal
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +299,18 @@ class Store(Protocol):
 
     def origin(self, list_name: str, num: int) -> str | None:
         """The note set_origins recorded for one message, if any."""
+
+    # -- removals (`piperarc remove`): the message goes, its tombstone stays --
+    def remove_messages(
+        self, list_name: str, nums: Sequence[int], removal: Removal
+    ) -> list[Tombstone]:
+        """Delete these messages whole (row, raw bytes, references, note, search entry) and
+        leave a tombstone for each, in one transaction; numbers not stored are passed over.
+        add_messages refuses what a tombstone names from then on. The tombstones made."""
+
+    def tombstones(self, list_name: str) -> list[Tombstone]:
+        """The list's tombstones, by number (none for a list the store does not know)."""
+
+    def add_tombstones(self, list_name: str, tombstones: Sequence[Tombstone]) -> None:
+        """Keep tombstones as they are (a copy to another database: migrate); the list's
+        numbering then continues past them. One transaction."""

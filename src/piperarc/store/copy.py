@@ -18,6 +18,7 @@ from typing import Any
 
 from piperarc.errors import StoreError
 from piperarc.mail import parse
+from piperarc.store import rows as rowlib
 from piperarc.store.base import ROW_FIELDS, Store, unpack
 
 BATCH = 1000
@@ -60,6 +61,8 @@ def fingerprint(store: Store, list_name: str) -> ListPrint:
         _feed(links, link.path, link.kind, link.num, link.detail)
     for num, note in store.origins(list_name).items():
         _feed(links, num, note)
+    for tombstone in store.tombstones(list_name):
+        _feed(links, *(_plain(v) for v in rowlib.tombstone_values(tombstone)))
     return ListPrint(
         count,
         raw.hexdigest(),
@@ -109,6 +112,10 @@ def copy_list(
     notes = source.origins(list_name)
     if notes:
         target.set_origins(list_name, notes)
+    # Removed messages stay removed wherever the archive moves.
+    tombstones = source.tombstones(list_name)
+    if tombstones:
+        target.add_tombstones(list_name, tombstones)
     return copied
 
 

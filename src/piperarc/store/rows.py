@@ -3,10 +3,11 @@ converter per kind of row, so SQLite and PostgreSQL cannot drift apart."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from piperarc.mid import capped
-from piperarc.model import OldLink, StoredMessage, Summary
+from piperarc.model import OldLink, StoredMessage, Summary, Tombstone
 
 # A message whole: `messages m` joined with `contents c`.
 STORED_COLUMNS = (
@@ -64,4 +65,58 @@ def old_link(r: Any) -> OldLink:
         str(list_name),
         key if isinstance(key, str) else None,
         date_utc if isinstance(date_utc, int) else None,
+    )
+
+
+# A tombstone's columns, in the order `tombstone` reads them (both backends' removal.py).
+TOMBSTONE_COLUMNS = (
+    "num, key, mid, mid_synthetic, digest, date_utc, thread_key, parent_num, depth, "
+    "thread_pos, reason, removed_by, removed_at, legal"
+)
+# The columns a removed message's row gives its tombstone (its place and identity).
+REMOVED_COLUMNS = (
+    "id, num, key, mid, mid_synthetic, digest, date_utc, thread_key, parent_num, depth, thread_pos"
+)
+
+
+def tombstone(list_name: str, row: Sequence[Any]) -> Tombstone:
+    """A Tombstone from a row of TOMBSTONE_COLUMNS."""
+    num, key, mid, synthetic, digest, date_utc, thread_key, parent, depth, pos = row[:10]
+    reason, by, at, legal = row[10:]
+    return Tombstone(
+        list_name,
+        int(num),
+        str(key),
+        str(mid),
+        bool(synthetic),
+        str(digest),
+        int(date_utc),
+        str(thread_key),
+        None if parent is None else int(parent),
+        int(depth),
+        int(pos),
+        str(reason),
+        str(by),
+        int(at),
+        bool(legal),
+    )
+
+
+def tombstone_values(t: Tombstone) -> tuple[Any, ...]:
+    """A Tombstone as a row of TOMBSTONE_COLUMNS."""
+    return (
+        t.num,
+        t.key,
+        t.mid,
+        t.mid_synthetic,
+        t.digest,
+        t.date_utc,
+        t.thread_key,
+        t.parent_num,
+        t.depth,
+        t.thread_pos,
+        t.reason,
+        t.removed_by,
+        t.removed_at,
+        t.legal,
     )

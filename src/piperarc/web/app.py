@@ -40,7 +40,7 @@ from starlette.routing import Route
 from piperarc import config as configlib
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import PiperarcError
-from piperarc.web import api, downloads, oldlinks, pages, search
+from piperarc.web import api, downloads, oldlinks, pages, removed, search
 from piperarc.web.access import Access, Members, PrivateCaching
 from piperarc.web.cache import PAGE_CACHE_BYTES, Archive
 from piperarc.web.http import (
@@ -60,7 +60,8 @@ async def error(request: Request, exc: Exception) -> Response:
     """Any error as a page in the archive's look (JSON under api/), with its HTTP status."""
     status, heading, message = status_of(exc)
     if status == 404 and request.method in ("GET", "HEAD"):
-        moved = oldlinks.redirect(request)  # an old archive's URL, or HyperKitty's
+        # A removed message's URL (410/451), an old archive's URL, or HyperKitty's (301).
+        moved = removed.answer(request) or oldlinks.redirect(request)
         if moved is not None:
             return moved
     path = site_path(request)

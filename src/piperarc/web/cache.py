@@ -20,7 +20,7 @@ from piperarc import feeds, urls
 from piperarc import mid as midlib
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.errors import NotFoundError, PiperarcError, StoreError
-from piperarc.model import StoredMessage, Summary
+from piperarc.model import StoredMessage, Summary, Tombstone
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
 from piperarc.store import ListStats, Store, database_exists, open_store
 from piperarc.web.access import Access
@@ -75,6 +75,7 @@ class Archive:
         self._plans: dict[str, ListPlan | None] = {}
         self._stats: dict[str, ListStats | None] = {}
         self._hyperkitty: dict[str, dict[str, Summary]] = {}
+        self._tombstones: dict[str, dict[str, Tombstone]] = {}
         self._cache: OrderedDict[str, CachedPage] = OrderedDict()
         self._cache_bytes = 0
         self._cache_limit = page_cache_bytes
@@ -113,6 +114,7 @@ class Archive:
             self._plans.clear()
             self._stats.clear()
             self._hyperkitty.clear()
+            self._tombstones.clear()
             self._cache.clear()
             self._cache_bytes = 0
 
@@ -123,6 +125,7 @@ class Archive:
         self._plans.clear()
         self._stats.clear()
         self._hyperkitty.clear()
+        self._tombstones.clear()
         self._cache.clear()
         self._cache_bytes = 0
         try:
@@ -144,7 +147,12 @@ class Archive:
         if lst.name not in self._plans:
             stats = self.stats(lst)
             self._plans[lst.name] = (
-                ListPlan(self.store.summaries(lst.name), lst.period, self.store.origins(lst.name))
+                ListPlan(
+                    self.store.summaries(lst.name),
+                    lst.period,
+                    self.store.origins(lst.name),
+                    self.store.tombstones(lst.name),
+                )
                 if stats and stats.messages
                 else None
             )
@@ -268,7 +276,9 @@ class Archive:
                     (msg, self.pages.message(lst, plan, msg, raw).article)
                     for msg, raw in self.store.thread_messages(lst.name, thread_key)
                 ]
-                html = self.pages.thread(lst, thread_key, entries)
+                html = self.pages.thread(
+                    lst, thread_key, entries, plan.removed_in.get(thread_key, ())
+                )
             else:
                 moved = self.pages.moved_thread(lst, plan, thread_key)
                 if moved is None:
@@ -291,6 +301,26 @@ class Archive:
             messages = [self.store.message(lst.name, s.num) for s in picked]
             feed = feeds.list_feed(lst, kind)
             page = self.keep(path, feed_document(feed, lst, messages, self.config.base_url))
+        return page
+
+    def tombstones(self, lst: ListConfig) -> list[Tombstone]:
+        """The list's tombstones (removed messages), by number."""
+        if lst.name not in self._tombstones:
+            self._tombstones[lst.name] = {t.key: t for t in self.store.tombstones(lst.name)}
+        return list(self._tombstones[lst.name].values())
+
+    def tombstone(self, lst: ListConfig, key: str) -> Tombstone | None:
+        """The tombstone of the list's removed message with this URL key, if it has one."""
+        self.tombstones(lst)
+        return self._tombstones[lst.name].get(key)
+
+    def removed_page(self, lst: ListConfig, tombstone: Tombstone) -> CachedPage:
+        """What a removed message's permalink shows, as the build writes it."""
+        path = urls.message(lst.name, tombstone.key)
+        page = self.cached(path)
+        if page is None:
+            html = self.pages.removed(lst, tombstone, self.plan(lst))
+            page = self.keep(path, html.encode())
         return page
 
     def thread_feed_doc(self, lst: ListConfig, thread_key: str) -> CachedPage:

@@ -47,6 +47,11 @@ def _target(request: Request, archive: Archive, path: str) -> str | None:
         if link is not None:
             # A list the reader may not see (or no longer configured): a plain 404.
             lst = readable(request, link.list_name)
+            if link.key is None and link.kind in ("message", "attachment"):
+                # Its message was removed: to the permalink, which says so (410).
+                for tombstone in archive.tombstones(lst):
+                    if tombstone.num == link.num:
+                        return urls.message(lst.name, tombstone.key)
             return urls.old_link_target(link, lst.period)
     prefix = archive.config.hyperkitty_at
     if path.startswith(prefix):

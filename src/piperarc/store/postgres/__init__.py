@@ -20,6 +20,7 @@ server's lock_timeout) for any lock before StoreError.
     search      tsquery over the vectors, the newest window, exact or estimated totals
     oldlinks    an old archive's URLs and what each leads to; notes on messages taken from
                 an old archive's own copies
+    removal     messages removed whole, and the tombstones they leave
 
 PostgresStore is the one class the rest of piperarc sees (the Store protocol, store/base.py).
 Each module imports only those listed above it; all may import store's base and rows, and
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from piperarc.store.postgres.oldlinks import OldLinks
 from piperarc.store.postgres.reads import Reads
+from piperarc.store.postgres.removal import Removals
 from piperarc.store.postgres.schema import MIGRATIONS
 from piperarc.store.postgres.search import EXACT_ARCHIVE, EXACT_UP_TO, RANK_WINDOW, Search
 from piperarc.store.postgres.writes import Writes
@@ -37,5 +39,5 @@ from piperarc.store.postgres.writes import Writes
 __all__ = ["EXACT_ARCHIVE", "EXACT_UP_TO", "MIGRATIONS", "RANK_WINDOW", "PostgresStore"]
 
 
-class PostgresStore(Writes, Reads, Search, OldLinks):
+class PostgresStore(Writes, Reads, Search, OldLinks, Removals):
     """Store on a PostgreSQL database named by a postgresql:// URL."""

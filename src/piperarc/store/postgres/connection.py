@@ -14,7 +14,13 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from piperarc.errors import DamagedArchiveError, NotFoundError, StoreError
-from piperarc.store.postgres.schema import MIGRATION_LOCK, MIGRATIONS, RECORD_SCHEMA, TABLES
+from piperarc.store.postgres.schema import (
+    MIGRATION_LOCK,
+    MIGRATIONS,
+    RECORD_SCHEMA,
+    TABLES,
+    TOMBSTONES_SCHEMA,
+)
 
 # Any number but MIGRATION_LOCK: held by writing() until commit, so live writers (a
 # delivery, the LMTP server, the Mailman archiver) take turns as on SQLite.
@@ -206,13 +212,17 @@ class Connected:
             )
         if version < RECORD_SCHEMA:
             return
+        # A removed message's number stays held by its tombstone (schema 7).
+        held = "coalesce((SELECT max(num) FROM messages m WHERE m.list_id = r.list_id), 0)"
+        if version >= TOMBSTONES_SCHEMA:
+            held = (
+                f"greatest({held}, coalesce("
+                "(SELECT max(num) FROM tombstones t WHERE t.list_id = r.list_id), 0))"
+            )
         short = conn.execute(
-            "SELECT l.name, r.last_num, r.messages, "
-            "coalesce((SELECT max(num) FROM messages m WHERE m.list_id = r.list_id), 0) AS held "
+            f"SELECT l.name, r.last_num, r.messages, {held} AS held "
             "FROM archive_record r JOIN lists l ON l.id = r.list_id "
-            "WHERE r.last_num > coalesce("
-            "(SELECT max(num) FROM messages m WHERE m.list_id = r.list_id), 0) "
-            "ORDER BY l.name LIMIT 1"
+            f"WHERE r.last_num > {held} ORDER BY l.name LIMIT 1"
         ).fetchone()
         if short is not None:
             name, last, recorded, held = short

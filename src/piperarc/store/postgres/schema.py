@@ -159,6 +159,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (list_id, num)
     );
     """,
+    # 7: tombstones of removed messages (`piperarc remove`): what is kept of each, so that
+    # its permalink says it was removed and nothing brings it back. Safe to run again.
+    """
+    CREATE TABLE IF NOT EXISTS tombstones (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        num INTEGER NOT NULL,                      -- the removed message's number, and its
+        key TEXT NOT NULL,                         -- URL key: both stay taken
+        mid TEXT NOT NULL,
+        mid_synthetic BOOLEAN NOT NULL,
+        digest TEXT NOT NULL,                      -- sha256 of the raw bytes (CRLF as LF)
+        date_utc BIGINT NOT NULL,
+        thread_key TEXT NOT NULL,                  -- its place in its thread, as it was
+        parent_num INTEGER,
+        depth INTEGER NOT NULL,
+        thread_pos INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        removed_by TEXT NOT NULL,
+        removed_at BIGINT NOT NULL,
+        legal BOOLEAN NOT NULL,
+        message_id BIGINT NOT NULL,                -- its row's id in messages, as it was
+        PRIMARY KEY (list_id, num)
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS tombstones_by_key ON tombstones (list_id, key);
+    CREATE INDEX IF NOT EXISTS tombstones_by_mid ON tombstones (list_id, mid);
+    CREATE INDEX IF NOT EXISTS tombstones_by_digest ON tombstones (list_id, digest);
+    """,
 )
 
 
@@ -169,6 +195,9 @@ RECORD_SCHEMA = 5  # the schema version from which the archive records what it h
 
 
 OLD_LINKS_SCHEMA = 6  # the schema version from which an old archive's URLs are kept
+
+
+TOMBSTONES_SCHEMA = 7  # the schema version from which removed messages leave tombstones
 
 
 # The tables by the schema version that brought them: all must be there (_check_whole).
@@ -182,6 +211,7 @@ TABLES = (
     (RECORD_SCHEMA, "archive_record"),
     (OLD_LINKS_SCHEMA, "old_links"),
     (OLD_LINKS_SCHEMA, "message_origins"),
+    (TOMBSTONES_SCHEMA, "tombstones"),
 )
 
 

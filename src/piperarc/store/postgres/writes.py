@@ -18,7 +18,7 @@ from piperarc.model import (
     ThreadPlacement,
 )
 from piperarc.store import rows as rowlib
-from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow
+from piperarc.store.base import NO_REFUSALS, ROW_FIELDS, AddResult, ArchivedRow, Refusals
 from piperarc.store.postgres import text as pgtext
 from piperarc.store.postgres.connection import (
     BUMP,
@@ -28,6 +28,7 @@ from piperarc.store.postgres.connection import (
     nul_free,
     safe_url,
 )
+from piperarc.store.postgres.schema import TOMBSTONES_SCHEMA
 
 _MESSAGE_COLUMNS = (
     "id",
@@ -117,6 +118,15 @@ class Writes(Connected):
                 (list_id, [new.digest for new in batch]),
             )
         }
+        refusals = NO_REFUSALS
+        if self.schema_version >= TOMBSTONES_SCHEMA:
+            refusals = Refusals.of(
+                cur.execute(
+                    "SELECT num, key, mid, mid_synthetic, digest FROM tombstones "
+                    "WHERE list_id = %s",
+                    (list_id,),
+                )
+            )
         base_keys = {midlib.url_key(new.parsed.mid) for new in batch}
         taken = {
             key
@@ -124,7 +134,7 @@ class Writes(Connected):
                 "SELECT key FROM messages WHERE list_id = %s AND key = ANY(%s)",
                 (list_id, list(base_keys)),
             )
-        }
+        } | refusals.keys  # a removed message's URL stays its own
 
         def free(key: str) -> bool:
             if key in taken:
@@ -141,6 +151,10 @@ class Writes(Connected):
         new_ones: list[NewMessage] = []
         duplicates = 0
         for new in batch:
+            refused = refusals.refuse(new)
+            if refused is not None:
+                results.append(refused)
+                continue
             same = known.get(new.digest)
             if same is not None:
                 duplicates += 1

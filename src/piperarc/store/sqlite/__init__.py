@@ -11,6 +11,7 @@ it, WAL mode, versioned migrations.
     search      FTS5 queries, ranked among the newest matches; whether the index is behind
     oldlinks    an old archive's URLs and what each leads to; notes on messages taken from
                 an old archive's own copies
+    removal     messages removed whole, and the tombstones they leave
 
 SQLiteStore is the one class the rest of piperarc sees (the Store protocol, store/base.py).
 Each module imports only those listed above it; all may import store's base and rows, and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from piperarc.store.sqlite.oldlinks import OldLinks
 from piperarc.store.sqlite.reads import Reads
+from piperarc.store.sqlite.removal import Removals
 from piperarc.store.sqlite.schema import IN_MEMORY, MIGRATIONS, MOVED_INDEX, index_path
 from piperarc.store.sqlite.search import Search
 from piperarc.store.sqlite.writes import PARALLEL_INDEX, Writes
@@ -30,7 +32,7 @@ from piperarc.store.sqlite.writes import PARALLEL_INDEX, Writes
 __all__ = ["MIGRATIONS", "MOVED_INDEX", "PARALLEL_INDEX", "SQLiteStore", "index_path"]
 
 
-class SQLiteStore(Writes, Reads, Search, OldLinks):
+class SQLiteStore(Writes, Reads, Search, OldLinks, Removals):
     """Store on one SQLite file. Safe for one writer and many readers at once (WAL).
 
     Opening checks that the archive file is whole (health.py), and, to write, fills a

@@ -9,8 +9,9 @@ Each damage leaves its own trace:
   linked into place (create_whole), so none is ever seen empty while in the making;
 - a lost WAL leaves a file that is whole but older: it holds fewer messages than the
   search index file recorded (RECORD: every write transaction records there how many the
-  archive held as it began). SQLite rowids are never reused and no message is ever
-  deleted, so the last message's id is that count, read from one b-tree path.
+  archive held as it began). The last message's id is that count, read from one b-tree
+  path; a removed message (`piperarc remove`) leaves its id in its tombstone, which counts
+  as held.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ TABLES = (
     (3, "message_refs"),
     (6, "old_links"),
     (6, "message_origins"),
+    (7, "tombstones"),
 )
 
 # The record of what the archive held, in the search index file (INDEX_MIGRATIONS 2).
@@ -137,6 +139,9 @@ def check_contents(db: sqlite3.Connection, path: Path, recorded: int | None, ind
         held = 0
         if version >= 1:
             held = db.execute("SELECT max(id) FROM main.messages").fetchone()[0] or 0
+        if version >= 7:
+            removed = db.execute("SELECT max(message_id) FROM main.tombstones").fetchone()[0]
+            held = max(held, removed or 0)
     except sqlite3.DatabaseError as err:
         raise DamagedArchiveError(f"cannot be read: {err}", path) from err
     if recorded is not None and held < recorded:

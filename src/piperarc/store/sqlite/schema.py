@@ -119,7 +119,36 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (list_id, num)
     );
     """,
+    # 7: tombstones of removed messages (`piperarc remove`): what is kept of each, so that
+    # its permalink says it was removed and nothing brings it back. Safe to run again.
+    """
+    CREATE TABLE IF NOT EXISTS tombstones (
+        list_id INTEGER NOT NULL REFERENCES lists(id),
+        num INTEGER NOT NULL,                      -- the removed message's number, and its
+        key TEXT NOT NULL,                         -- URL key: both stay taken
+        mid TEXT NOT NULL,
+        mid_synthetic INTEGER NOT NULL,
+        digest TEXT NOT NULL,                      -- sha256 of the raw bytes (CRLF as LF)
+        date_utc BIGINT NOT NULL,
+        thread_key TEXT NOT NULL,                  -- its place in its thread, as it was
+        parent_num INTEGER,
+        depth INTEGER NOT NULL,
+        thread_pos INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        removed_by TEXT NOT NULL,
+        removed_at BIGINT NOT NULL,
+        legal INTEGER NOT NULL,
+        message_id BIGINT NOT NULL,                -- its row's id in messages, as it was
+        PRIMARY KEY (list_id, num)
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS tombstones_by_key ON tombstones (list_id, key);
+    CREATE INDEX IF NOT EXISTS tombstones_by_mid ON tombstones (list_id, mid);
+    CREATE INDEX IF NOT EXISTS tombstones_by_digest ON tombstones (list_id, digest);
+    """,
 )
+
+
+TOMBSTONES_SCHEMA = 7  # the schema version from which removed messages leave tombstones
 
 
 MOVED_INDEX = 5  # the schema version whose migration drops the index from the archive file

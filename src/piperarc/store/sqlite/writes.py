@@ -19,9 +19,16 @@ from piperarc.model import (
     ThreadPlacement,
 )
 from piperarc.store import rows as rowlib
-from piperarc.store.base import ROW_FIELDS, AddResult, ArchivedRow, unpack
+from piperarc.store.base import (
+    NO_REFUSALS,
+    ROW_FIELDS,
+    AddResult,
+    ArchivedRow,
+    Refusals,
+    unpack,
+)
 from piperarc.store.sqlite.connection import Connected
-from piperarc.store.sqlite.schema import INDEX_COLUMNS
+from piperarc.store.sqlite.schema import INDEX_COLUMNS, TOMBSTONES_SCHEMA
 
 _INDEX_INSERT = f"INSERT INTO search_index (rowid, {INDEX_COLUMNS}) VALUES (?,?,?,?,?,?,?)"
 
@@ -141,7 +148,12 @@ class Writes(Connected):
                 0
             ]
             duplicates = 0
+            refusals = self._refusals(list_id)
             for new in batch:
+                refused = refusals.refuse(new)
+                if refused is not None:
+                    results.append(refused)
+                    continue
                 same = db.execute(
                     "SELECT num, key FROM messages WHERE list_id = ? AND digest = ?",
                     (list_id, new.digest),
@@ -154,9 +166,12 @@ class Writes(Connected):
                 key = midlib.url_key(parsed.mid)
                 suffix = 1
                 base_key = key
-                while db.execute(
-                    "SELECT 1 FROM messages WHERE list_id = ? AND key = ?", (list_id, key)
-                ).fetchone():
+                while (
+                    key in refusals.keys
+                    or db.execute(
+                        "SELECT 1 FROM messages WHERE list_id = ? AND key = ?", (list_id, key)
+                    ).fetchone()
+                ):
                     suffix += 1
                     key = f"{base_key}-{suffix}"
                 date_source = parsed.date_source
@@ -221,6 +236,17 @@ class Writes(Connected):
                 (next_num, duplicates, list_id),
             )
         return results
+
+    def _refusals(self, list_id: int) -> Refusals:
+        """What the list's tombstones refuse (none before schema 7)."""
+        if self._schema() < TOMBSTONES_SCHEMA:
+            return NO_REFUSALS
+        return Refusals.of(
+            self.db.execute(
+                "SELECT num, key, mid, mid_synthetic, digest FROM tombstones WHERE list_id = ?",
+                (list_id,),
+            )
+        )
 
     def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
         list_id = self._list_id(list_name)
