@@ -354,3 +354,15 @@ def test_a_move_to_postgresql_keeps_removed_messages_removed(filled: Path, run: 
         assert _get(_app(filled), f"/salon/m/{_key_of_removed(filled)}.html").status_code == 410
         again = run("deliver", "--archive", filled, "--list", "salon", input=LEAK)
         assert "not archived: removed earlier" in again.output
+
+
+def test_a_maildir_watched_brings_nothing_back(filled: Path, run: Run, tmp_path: Path) -> None:
+    _remove(run, filled, LEAK_MID, "--reason", "leak")
+    maildir = tmp_path / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1.leak").write_text(LEAK)
+    result = run("watch", "--archive", filled, "--list", "salon", "--once", maildir)
+    assert "imported 0 new" in result.output
+    assert "removed earlier, not archived" in result.output
+    assert list((maildir / "cur").iterdir())  # taken from new/: not offered again
