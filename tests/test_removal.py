@@ -326,7 +326,7 @@ def test_removal_updates_a_built_site_at_once(filled: Path, run: Run) -> None:
     site = filled / "site"
     assert _site_holds(site, SECRET)
     output = _remove(run, filled, LEAK_MID, "alone@example.org", "--reason", "leak")
-    assert f"site {site} updated" in output
+    assert f"the built site {site} is updated" in output
     assert _site_holds(site, SECRET) == []  # pages, downloads, feeds, the search index
     assert not (site / "salon" / "2024-03").exists()  # a period left empty
     assert not (site / "salon" / "2024-03.mbox.gz").exists()

@@ -80,7 +80,9 @@ def remove(
         out = site or live.site_folder(config)
         report = siteupdate.after_removal(config, out, lst.name, done.tombstones)
         if report is not None:
-            click.echo(f"site {out} updated: {lst.name} written again ({report.pages} pages)")
+            click.echo(
+                f"the built site {out} is updated: {lst.name} written again ({report.pages} pages)"
+            )
     if done.unknown:
         sys.exit(1)
 
