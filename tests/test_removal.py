@@ -366,3 +366,14 @@ def test_a_maildir_watched_brings_nothing_back(filled: Path, run: Run, tmp_path:
     assert "imported 0 new" in result.output
     assert "removed earlier, not archived" in result.output
     assert list((maildir / "cur").iterdir())  # taken from new/: not offered again
+
+
+def test_a_reply_after_the_removed_one_links_its_thread_neighbours(filled: Path, run: Run) -> None:
+    root_key = _key(filled, "root@example.org")
+    after_key = _key(filled, "after@example.org")
+    _remove(run, filled, LEAK_MID, "--reason", "leak")
+    page = _get(_app(filled), f"/salon/m/{after_key}.html").text
+    nav = page[page.index("In thread:") :]
+    nav = nav[: nav.index("</li>")]
+    assert f"m/{root_key}.html" in nav  # the message before it in the thread now
+    assert "end of thread" in nav

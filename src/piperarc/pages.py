@@ -51,6 +51,11 @@ class ListPlan:
         for members in threads.values():
             members.sort(key=lambda s: s.thread_pos)
         self.threads = dict(threads)
+        # Each message's index in its thread's list: its thread_pos, unless a message
+        # before it was removed (a gap the placeholder holds).
+        self.thread_index = {
+            s.num: i for members in threads.values() for i, s in enumerate(members)
+        }
         self.children: dict[int, list[Summary]] = defaultdict(list)
         for s in summaries:
             if s.parent_num is not None:
@@ -69,7 +74,7 @@ class ListPlan:
 
     def neighbours_in_thread(self, summary: Summary) -> tuple[Summary | None, Summary | None]:
         members = self.threads[summary.thread_key]
-        i = summary.thread_pos
+        i = self.thread_index[summary.num]
         prev = members[i - 1] if 0 < i <= len(members) else None
         nxt = members[i + 1] if i + 1 < len(members) else None
         return prev, nxt
