@@ -139,9 +139,17 @@ def test_its_thread_keeps_a_placeholder_where_it_was(filled: Path, run: Run) -> 
 
 
 def test_period_views_feeds_and_downloads_no_longer_hold_it(filled: Path, run: Run) -> None:
+    store = open_store(configlib.load(filled).database, readonly=True)
+    try:
+        thread = store.messages_by_mid("salon", "root@example.org")[0].thread_key
+    finally:
+        store.close()
     _remove(run, filled, LEAK_MID, "--reason", "leak")
     app = _app(filled)
     for path in (
+        f"/salon/t/{thread}.mbox",
+        f"/salon/t/{thread}.atom",
+        f"/api/lists/salon/threads/{thread}",
         "/salon/2024-01/thread.html",
         "/salon/2024-01/date.html",
         "/salon/messages.atom",
@@ -377,3 +385,14 @@ def test_a_reply_after_the_removed_one_links_its_thread_neighbours(filled: Path,
     nav = nav[: nav.index("</li>")]
     assert f"m/{root_key}.html" in nav  # the message before it in the thread now
     assert "end of thread" in nav
+
+
+def test_the_audit_prints_a_hostile_message_id_harmlessly(archive: Path, run: Run) -> None:
+    hostile = "evil\x1b]0;pwned\x07@example.org"
+    mail = f"From: x@example.org\nSubject: s\nMessage-ID: <{hostile}>\n\nbody\n"
+    assert run("deliver", "--archive", archive, "--list", "salon", input=mail).exit_code == 0
+    removed = run("remove", "--archive", archive, "--list", "salon", hostile, "--reason", "x")
+    listed = run("removals", "--archive", archive, "--list", "salon")
+    for output in (removed.output, listed.output):
+        assert "\x1b" not in output
+        assert "\\x1b" in output

@@ -16,6 +16,7 @@ from piperarc import urls
 from piperarc.errors import PiperarcError
 from piperarc.ingest import live
 from piperarc.ingest.removal import remove as remove_messages
+from piperarc.ingest.sources.shown import printable
 from piperarc.model import Tombstone
 from piperarc.render.text import iso_date
 from piperarc.site import update as siteupdate
@@ -73,9 +74,14 @@ def remove(
         store.close()
     status = "451 Unavailable For Legal Reasons" if legal else "410 Gone"
     for tombstone in done.tombstones:
-        click.echo(f"removed <{tombstone.mid}> ({urls.message(lst.name, tombstone.key)}: {status})")
+        click.echo(
+            f"removed <{printable(tombstone.mid)}> "
+            f"({urls.message(lst.name, tombstone.key)}: {status})"
+        )
     for mid in done.unknown:
-        click.echo(f"piperarc: error: no message <{mid}> in the list {lst.name!r}", err=True)
+        click.echo(
+            f"piperarc: error: no message <{printable(mid)}> in the list {lst.name!r}", err=True
+        )
     if done.tombstones:
         out = site or live.site_folder(config)
         report = siteupdate.after_removal(config, out, lst.name, done.tombstones)
@@ -109,7 +115,8 @@ def removals(archive: Path, list_name: str, as_json: bool) -> None:
     for t in tombstones:
         legal = " (legal)" if t.legal else ""
         click.echo(
-            f"{iso_date(t.removed_at)}  <{t.mid}>  by {t.removed_by}{legal}: {t.reason}\n"
+            f"{iso_date(t.removed_at)}  <{printable(t.mid)}>  by {printable(t.removed_by)}"
+            f"{legal}: {printable(t.reason)}\n"
             f"    sha256 {t.digest}  {urls.message(lst.name, t.key)}"
         )
 

@@ -337,7 +337,6 @@ def after_removal(
         report = build(
             config,
             out,
-            jobs=1,
             list_names=[list_name],
             search_index=(out / urls.pagefind_folder()).is_dir(),
             private=lst.private,
