@@ -75,6 +75,21 @@ def test_a_message_sent_twice_is_stored_once_and_acknowledged_both_times(
     assert _mids(archive) == ["m4@test.example"]
 
 
+def test_a_removed_message_sent_again_is_acknowledged_and_not_archived(
+    archive: Path, server: str, run: Run
+) -> None:
+    client = LMTPClient(server)
+    client.send("a@test.example", ["salon@example.org"], message(5))
+    removed = run("remove", "--archive", archive, "--list", "salon", "m5@test.example",
+                  "--reason", "spam")  # fmt: skip
+    assert removed.exit_code == 0, removed.output
+    again = client.send("a@test.example", ["salon@example.org"], message(5))
+    client.close()
+    assert again[0].startswith("250")  # no bounce: the sender did nothing wrong
+    assert "removed earlier" in again[0]
+    assert _mids(archive) == []
+
+
 def test_sigterm_stops_the_server_after_what_it_acknowledged(archive: Path) -> None:
     proc, address = start_lmtp(archive)
     client = LMTPClient(address)
