@@ -396,3 +396,22 @@ def test_the_audit_prints_a_hostile_message_id_harmlessly(archive: Path, run: Ru
     for output in (removed.output, listed.output):
         assert "\x1b" not in output
         assert "\\x1b" in output
+
+
+def test_a_thread_whose_first_message_is_removed_is_still_counted_and_fed(
+    filled: Path, run: Run
+) -> None:
+    def threads() -> int:
+        store = open_store(configlib.load(filled).database, readonly=True)
+        try:
+            return store.stats("salon").threads
+        finally:
+            store.close()
+
+    before = threads()
+    _remove(run, filled, "root@example.org", "--reason", "spam")
+    assert threads() == before
+    feed = _get(_app(filled), "/salon/threads.atom").text
+    assert f"m/{_key(filled, LEAK_MID)}.html" in feed  # the thread's first message left
+    found = run("search", "--archive", filled, "--json", "is:root passwords")
+    assert [h["message_id"] for h in json.loads(found.output)["results"]] == [LEAK_MID]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from piperarc import mid as midlib
-from piperarc.model import Tombstone
+from piperarc.model import Summary, ThreadPlacement, Tombstone
 from piperarc.store import Store
 from piperarc.store.base import Removal
 
@@ -36,8 +36,32 @@ def remove(store: Store, list_name: str, mids: Sequence[str], removal: Removal) 
             done.unknown.append(mid)
         nums.extend(msg.num for msg in found)
     if nums:
-        done.tombstones = store.remove_messages(list_name, list(dict.fromkeys(nums)), removal)
+        with store.writing():
+            done.tombstones = store.remove_messages(list_name, list(dict.fromkeys(nums)), removal)
+            _new_starters(store, list_name, done.tombstones)
     return done
+
+
+def _new_starters(store: Store, list_name: str, tombstones: Sequence[Tombstone]) -> None:
+    """A thread whose first message was removed starts, for counts, feeds and is:root, at
+    its first message left (the thread keeps its key, its URL; the placeholder keeps its
+    place before it)."""
+    starters = {t.thread_key for t in tombstones if t.thread_pos == 0 and t.thread_key}
+    if not starters:
+        return
+    left: dict[str, Summary] = {}
+    for summary in store.summaries_in_threads(list_name, starters):
+        first = left.get(summary.thread_key)
+        if first is None or summary.thread_pos < first.thread_pos:
+            left[summary.thread_key] = summary
+    store.set_threads(
+        list_name,
+        [
+            ThreadPlacement(s.num, s.thread_key, s.parent_num, s.depth, 0)
+            for s in left.values()
+            if s.thread_pos != 0
+        ],
+    )
 
 
 def remove_again(store: Store, list_name: str, now: int) -> list[Tombstone]:
