@@ -520,3 +520,27 @@ def test_a_members_line_on_a_public_list_is_a_config_error(tmp_path: Path) -> No
     )
     with pytest.raises(configlib.ConfigError, match="only asked for on a private list"):
         configlib.load(tmp_path)
+
+
+def test_the_private_sites_feeds_never_link_to_the_public_sites_address(
+    archive: Path, run: Run, tmp_path: Path
+) -> None:
+    config = archive / configlib.CONFIG_NAME
+    before = config.read_text()
+    try:
+        config.write_text(
+            before.replace(
+                "[archive]\n",
+                '[archive]\nbase_url = "https://lists.example.org/"\n'
+                'private_base_url = "https://members.example.org/"\n',
+                1,
+            )
+        )
+        private = tmp_path / "members-only"
+        built = run("build", "--archive", archive, "--private-out", private, "--no-search-index")
+        assert built.exit_code == 0, built.output
+        feed = (private / "staff" / "messages.atom").read_text()
+        assert "https://members.example.org/staff/" in feed
+        assert "lists.example.org" not in feed
+    finally:
+        config.write_text(before)

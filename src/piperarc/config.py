@@ -5,6 +5,7 @@ An archive is a folder holding `piperarc.toml` and `archive.sqlite3`:
     [archive]
     title = "Our lists"
     base_url = "https://lists.example.org/archive/"   # optional: where the site is published
+    private_base_url = "https://members.example.org/"  # optional: where build --private-out's is
     database = "postgresql://archiver@db.example.org/lists"  # optional: a server database
     hyperkitty_at = "/hyperkitty/"   # optional: where HyperKitty served the lists (redirects)
 
@@ -90,10 +91,18 @@ class ArchiveConfig:
     mailman_user: str = "restadmin"
     mailman_password: str = ""
 
+    # [archive] private_base_url: where the private lists' own site is published (feeds'
+    # absolute links); unset, that site's feeds link relatively.
+    private_base_url: str | None = None
+
     def scoped(self, *, private: bool) -> ArchiveConfig:
         """The same settings with only the private lists, or only the public ones: what
-        one static site may hold (a private list never goes into the public site)."""
-        return replace(self, lists=tuple(lst for lst in self.lists if lst.private == private))
+        one static site may hold (a private list never goes into the public site). The
+        private lists' site is published at private_base_url, not base_url."""
+        lists = tuple(lst for lst in self.lists if lst.private == private)
+        if private:
+            return replace(self, lists=lists, base_url=self.private_base_url)
+        return replace(self, lists=lists)
 
     @property
     def database(self) -> Path | str:
@@ -184,6 +193,7 @@ def load(root: Path) -> ArchiveConfig:
         title=str(archive.get("title", "Mail archive")),
         lists=tuple(lists),
         base_url=_base_url(archive.get("base_url"), path),
+        private_base_url=_base_url(archive.get("private_base_url"), path),
         database_setting=_database(archive.get("database"), path),
         hyperkitty_at=_url_path(archive.get("hyperkitty_at", "/hyperkitty/"), path),
         **_mailman(archive, lists, path),
