@@ -338,3 +338,50 @@ def test_a_page_whose_message_nobody_imported_is_listed_not_redirected(tmp_path:
     assert path == "/pipermail/imagej-devel/2009-December/000002.html"
     assert "no imported message has that Message-ID" in reason
     assert asgi_get(create_app(configlib.load(root)), path).status_code == 404
+
+
+def _mailman2_layout(tmp_path: Path, public: bool) -> Path:
+    """imagej-devel as Mailman 2 keeps it: archives/private/NAME, and archives/public
+    holding a link to it only if the list was public."""
+    archives = tmp_path / "archives"
+    folder = archives / "private" / "imagej-devel"
+    shutil.copytree(
+        corpus_path("old-archives", "pipermail", FIXTURES["imagej-devel"], "imagej-devel"), folder
+    )
+    (archives / "public").mkdir()
+    if public:
+        (archives / "public" / "imagej-devel").symlink_to(folder)
+    return folder
+
+
+def test_an_archive_mailman_2_kept_private_is_not_imported_into_a_public_list(
+    tmp_path: Path,
+) -> None:
+    folder = _mailman2_layout(tmp_path, public=False)
+    root = tmp_path / "archive"
+    assert cli("init", root, "--list", "imagej-devel").exit_code == 0
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 1
+    assert "Mailman 2 kept this archive private" in result.output
+    store = open_store(configlib.load(root).database, readonly=True)
+    try:
+        assert "imagej-devel" not in store.list_names()  # nothing stored
+    finally:
+        store.close()
+
+
+def test_an_archive_mailman_2_kept_private_comes_into_a_private_list(tmp_path: Path) -> None:
+    folder = _mailman2_layout(tmp_path, public=False)
+    root = tmp_path / "archive"
+    made = cli("init", root, "--list", "imagej-devel", "--private", "--members", "m.txt")
+    assert made.exit_code == 0
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_archive_mailman_2_published_comes_into_a_public_list(tmp_path: Path) -> None:
+    folder = _mailman2_layout(tmp_path, public=True)
+    root = tmp_path / "archive"
+    assert cli("init", root, "--list", "imagej-devel").exit_code == 0
+    result = cli("import", "--archive", root, "--from", "pipermail", folder)
+    assert result.exit_code == 0, result.output

@@ -9,12 +9,14 @@ from pathlib import Path
 import click
 
 from piperarc import config as configlib
+from piperarc.errors import ConfigError
 from piperarc.ingest.oldarchive.importing import (
     OldImport,
     default_at,
     import_old_archive,
     unmapped_lines,
 )
+from piperarc.ingest.oldarchive.pipermail import kept_private
 from piperarc.ingest.sources.shown import printable
 from piperarc.model import ImportCounts
 from piperarc.store import Store
@@ -66,6 +68,14 @@ def import_old(
     """Import an old archive and say what became of its URLs: (new mail, something could
     not be read)."""
     kind, folder = old
+    if kind == "pipermail" and kept_private(folder) and not config.list(list_name).private:
+        # Mailman 2 did not publish it: nor will we, unless the operator says so.
+        raise ConfigError(
+            f"Mailman 2 kept this archive private ({folder.parent.parent / 'public'} has no "
+            f"{folder.name}): make the list private first (private = true and members in "
+            f"{config.root / configlib.CONFIG_NAME}; see docs/private-lists.md), or, to "
+            "publish it, link it into archives/public as Mailman 2 does for a public list"
+        )
     where = at or default_at(kind, list_name)
     if where is None:
         raise click.UsageError(

@@ -394,3 +394,16 @@ def page_messages(archive: OldArchive) -> Iterator[tuple[OldMessagePage, bytes]]
                 body=pagemail.html_text(body[1]) if body else "",
             ),
         )
+
+
+def kept_private(folder: Path) -> bool:
+    """Whether Mailman 2 kept this list's archive private: `folder` is
+    archives/private/NAME and archives/public is there without NAME in it (Mailman 2 links a
+    public list's archive into archives/public; a private one it leaves out)."""
+    resolved = folder.resolve()
+    public = resolved.parent.parent / "public"
+    return (
+        resolved.parent.name == "private"
+        and public.is_dir()
+        and not (public / resolved.name).exists()
+    )
