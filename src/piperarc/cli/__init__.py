@@ -19,6 +19,7 @@ from piperarc import mid as midlib
 from piperarc import search as searchlib
 from piperarc.cli import creating, oldarchive, removal
 from piperarc.cli import progress as progressbar
+from piperarc.cli.options import archive_option
 from piperarc.errors import ConfigError, NotFoundError, PiperarcError
 from piperarc.ingest import deliver
 from piperarc.ingest.oldarchive.importing import KINDS as OLD_KINDS
@@ -43,16 +44,7 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-def _archive_option(func: Any) -> Any:
-    return click.option(
-        "--archive",
-        "archive",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="PIPERARC_ARCHIVE",
-        default=Path(),
-        show_default="$PIPERARC_ARCHIVE or .",
-        help="The archive folder (holding piperarc.toml).",
-    )(func)
+_archive_option = archive_option
 
 
 @contextmanager

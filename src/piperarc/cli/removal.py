@@ -13,6 +13,7 @@ import click
 
 from piperarc import config as configlib
 from piperarc import urls
+from piperarc.cli.options import archive_option
 from piperarc.errors import PiperarcError
 from piperarc.ingest import live
 from piperarc.ingest.removal import remove as remove_messages
@@ -24,20 +25,8 @@ from piperarc.store import open_store
 from piperarc.store.base import Removal
 
 
-def _archive_option(func: click.decorators.FC) -> click.decorators.FC:
-    return click.option(
-        "--archive",
-        "archive",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="PIPERARC_ARCHIVE",
-        default=Path(),
-        show_default="$PIPERARC_ARCHIVE or .",
-        help="The archive folder (holding piperarc.toml).",
-    )(func)
-
-
 @click.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list the messages are in.")
 @click.option("--reason", required=True, help="Why (kept in the audit: piperarc removals).")
 @click.option("--by", "removed_by", help="Who removes them (default: this user).")
@@ -94,7 +83,7 @@ def remove(
 
 
 @click.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list whose removals to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def removals(archive: Path, list_name: str, as_json: bool) -> None:

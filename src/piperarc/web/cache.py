@@ -111,23 +111,21 @@ class Archive:
         version = self.store.data_version()
         if version != self._version:
             self._version = version
-            self._plans.clear()
-            self._stats.clear()
-            self._hyperkitty.clear()
-            self._tombstones.clear()
-            self._cache.clear()
-            self._cache_bytes = 0
+            self._drop_caches()
 
-    def _reload_settings(self, seen: tuple[int, int] | None) -> None:
-        """Settings changed on disk: read them again. Settings that cannot be read serve
-        nothing (503) until they can: never the old settings, which may be less private."""
-        self._version = None
+    def _drop_caches(self) -> None:
         self._plans.clear()
         self._stats.clear()
         self._hyperkitty.clear()
         self._tombstones.clear()
         self._cache.clear()
         self._cache_bytes = 0
+
+    def _reload_settings(self, seen: tuple[int, int] | None) -> None:
+        """Settings changed on disk: read them again. Settings that cannot be read serve
+        nothing (503) until they can: never the old settings, which may be less private."""
+        self._version = None
+        self._drop_caches()
         try:
             config = configlib.load(self.config.root)
         except PiperarcError as err:
