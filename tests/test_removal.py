@@ -415,3 +415,17 @@ def test_a_thread_whose_first_message_is_removed_is_still_counted_and_fed(
     assert f"m/{_key(filled, LEAK_MID)}.html" in feed  # the thread's first message left
     found = run("search", "--archive", filled, "--json", "is:root passwords")
     assert [h["message_id"] for h in json.loads(found.output)["results"]] == [LEAK_MID]
+
+
+def test_a_removal_keeps_every_list_on_the_built_sites_home(
+    filled: Path, run: Run, tmp_path: Path
+) -> None:
+    assert run("init", filled, "--list", "other", "--title", "The Other List").exit_code == 0
+    other = tmp_path / "other.eml"
+    other.write_text(_message("o@example.org", "Other", "Other.", JAN.format(9)))
+    assert run("import", "--archive", filled, "--list", "other", other).exit_code == 0
+    assert run("build", "--archive", filled, "--no-search-index").exit_code == 0
+    _remove(run, filled, LEAK_MID, "--reason", "leak")
+    home = (filled / "site" / "index.html").read_text()
+    assert "The Other List" in home
+    assert "The Salon" in home

@@ -262,10 +262,10 @@ def build(
             # Its old index holds the withdrawn lists' text: gone too, until the next index.
             shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
         for lst in config.lists:
+            stats = store.stats(lst.name) if lst.name in stored else None
+            home_entries.append(home_entry(lst, stats))  # the home shows every list
             if list_names and lst.name not in list_names:
                 continue
-            stats = store.stats(lst.name) if lst.name in stored else None
-            home_entries.append(home_entry(lst, stats))
             if stats is None or not stats.messages:
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
                 continue
