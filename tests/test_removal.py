@@ -429,3 +429,17 @@ def test_a_removal_keeps_every_list_on_the_built_sites_home(
     home = (filled / "site" / "index.html").read_text()
     assert "The Other List" in home
     assert "The Salon" in home
+
+
+def test_removing_every_message_of_a_built_list_leaves_only_removed_pages(
+    archive: Path, run: Run, tmp_path: Path
+) -> None:
+    one = tmp_path / "one.eml"
+    one.write_text(LEAK)
+    assert run("import", "--archive", archive, "--list", "salon", one).exit_code == 0
+    assert run("build", "--archive", archive, "--no-search-index").exit_code == 0
+    key = _key(archive, LEAK_MID)
+    _remove(run, archive, LEAK_MID, "--reason", "leak")
+    site = archive / "site"
+    assert "This message was removed" in (site / "salon" / "m" / f"{key}.html").read_text()
+    assert _site_holds(site, SECRET) == []

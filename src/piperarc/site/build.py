@@ -268,6 +268,9 @@ def build(
                 continue
             if stats is None or not stats.messages:
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
+                if stats is not None:  # every message removed: their pages say so
+                    gone = store.tombstones(lst.name)
+                    report.pages += removed.write_pages(writer, pages, lst, None, gone)
                 continue
             report.lists.append(lst.name)
             plan = _build_list(config, store, lst, out, writer, pages, jobs, report)

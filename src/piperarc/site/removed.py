@@ -22,7 +22,11 @@ class Files(Protocol):
 
 
 def write_pages(
-    writer: Files, pages: Pages, lst: ListConfig, plan: ListPlan, tombstones: Sequence[Tombstone]
+    writer: Files,
+    pages: Pages,
+    lst: ListConfig,
+    plan: ListPlan | None,
+    tombstones: Sequence[Tombstone],
 ) -> int:
     """The page at each removed message's permalink; how many."""
     for tombstone in tombstones:
@@ -47,6 +51,9 @@ def delete_emptied(
     downloads (a full build writes only what has messages, and never deletes)."""
     threads = plan.threads if plan else {}
     periods = plan.periods if plan else {}
+    if not periods:  # no message left: no feed of the list's newest either
+        for kind in urls.FEEDS:
+            (out / urls.list_feed(lst.name, kind)).unlink(missing_ok=True)
     for tombstone in tombstones:
         if tombstone.thread_key and tombstone.thread_key not in threads:
             for path in (
