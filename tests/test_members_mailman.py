@@ -260,3 +260,14 @@ def test_the_server_shows_a_mailman_lists_archive_to_its_members(
 
     assert status("olga@example.org") == 200
     assert status("nick@example.org") == 404
+
+
+def test_mailman_back_after_a_failure_is_asked_again_within_seconds(mailman: Mailman) -> None:
+    clock = Clock()
+    members = _members(mailman, clock=clock)
+    real = members.rest_url
+    members.rest_url = f"http://127.0.0.1:{_free_port()}/3.1/"  # Mailman away
+    assert not members.may_read("ada@example.org")
+    members.rest_url = real  # and back
+    clock.now += 5
+    assert members.may_read("ada@example.org")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 log = logging.getLogger("piperarc.web")
 
 ROLES = ("member", "owner", "moderator")  # every role but nonmember
+RETRY = 5.0  # seconds before Mailman is asked again after it could not say
 
 
 class MailmanUnavailableError(Exception):
@@ -57,15 +58,18 @@ class MailmanMembers:
         self._lock = threading.Lock()
         self._asked_at: float | None = None
         self._addresses: frozenset[str] = frozenset()
+        self._keep = ttl  # how long the last answer stands: ttl, or RETRY after a failure
 
     def addresses(self) -> frozenset[str]:
         """The members' addresses (lower case); none when Mailman cannot say."""
         with self._lock:
             now = self.clock()
-            if self._asked_at is None or now - self._asked_at >= self.ttl:
+            if self._asked_at is None or now - self._asked_at >= self._keep:
+                self._keep = self.ttl
                 try:
                     self._addresses = self._ask()
                 except MailmanUnavailableError as err:
+                    self._keep = min(self.ttl, RETRY)
                     log.warning(
                         "members of %s: Mailman's REST API at %s cannot say (%s): "
                         "nobody may read the list",
@@ -78,6 +82,7 @@ class MailmanMembers:
             return self._addresses
 
     def may_read(self, address: str) -> bool:
+        """Whether `address` is on one of the list's rosters (any case)."""
         return address.strip().lower() in self.addresses()
 
     def _ask(self) -> frozenset[str]:
