@@ -443,3 +443,12 @@ def test_removing_every_message_of_a_built_list_leaves_only_removed_pages(
     site = archive / "site"
     assert "This message was removed" in (site / "salon" / "m" / f"{key}.html").read_text()
     assert _site_holds(site, SECRET) == []
+
+
+def test_the_search_page_no_longer_finds_it(filled: Path, run: Run) -> None:
+    _remove(run, filled, LEAK_MID, "--reason", "leak")
+    page = _get(_app(filled), "/search.html?q=swordfish")
+    assert page.status_code == 200
+    assert "March news" in page.text  # the other message with the word is still found
+    assert f"Mine is {SECRET}" not in page.text
+    assert _key_of_removed(filled) not in page.text
