@@ -29,6 +29,12 @@ def clean(value: str | None) -> str | None:
     return token or None
 
 
+def asked(value: str) -> str:
+    """The Message-ID a person gave (a URL's mid/..., a command's argument): as clean()
+    reads it, else the text itself without its brackets."""
+    return clean(value) or value.strip().strip("<>")
+
+
 def extract(value: str | None) -> list[str]:
     """Every Message-ID in a References or In-Reply-To value, in order, without repeats."""
     if not value:

@@ -44,9 +44,6 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-_archive_option = archive_option
-
-
 @contextmanager
 def _opened(
     archive: Path, *, readonly: bool = False, check_index: bool = False
@@ -83,7 +80,7 @@ main.add_command(removal.removals)
 
 
 @main.command(name="import")
-@_archive_option
+@archive_option
 @click.option(
     "--list", "list_name", help="The list to import into (default: the archive's only list)."
 )
@@ -175,7 +172,7 @@ def _import_list(config: configlib.ArchiveConfig, list_name: str | None) -> str:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -243,7 +240,7 @@ def _build_report(report: sitebuild.BuildReport, prefix: str) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(archive: Path, as_json: bool) -> None:
     """Counts per list: messages, threads, damaged, duplicates, first and last date."""
@@ -308,7 +305,7 @@ def _message_fields(msg: StoredMessage) -> dict[str, Any]:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list the message is in.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("message_id")
@@ -344,7 +341,7 @@ def show(archive: Path, list_name: str, as_json: bool, message_id: str) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list to export.")
 @click.option("--thread", "thread", help="Only this thread: its key or any Message-ID in it.")
 def export(archive: Path, list_name: str, thread: str | None) -> None:
@@ -377,7 +374,7 @@ def export(archive: Path, list_name: str, thread: str | None) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_names", multiple=True, help="Only this list (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, as the API gives it.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
@@ -421,7 +418,7 @@ def search(
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_names", multiple=True, help="Only this list (repeatable).")
 def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
     """Rebuild the search index and the threads from the raw messages."""
@@ -441,7 +438,7 @@ def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option(
     "--to",
     "target",
@@ -500,7 +497,7 @@ def migrate(archive: Path, target: str) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port."
@@ -644,7 +641,7 @@ def _site_option(func: Any) -> Any:
 
 
 @main.command(name="deliver")
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list the message is for.")
 @click.option(
     "--wait",
@@ -697,7 +694,7 @@ def deliver_(archive: Path, list_name: str, wait: float, site: Path | None) -> N
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option(
     "--listen",
     required=True,
@@ -718,7 +715,7 @@ def lmtp(archive: Path, listen: str, site: Path | None) -> None:
 
 
 @main.command()
-@_archive_option
+@archive_option
 @click.option("--list", "list_name", required=True, help="The list the Maildir's mail is for.")
 @click.option("--poll", type=click.FloatRange(0.1), default=5.0, show_default=True, help="Seconds.")
 @click.option("--once", is_flag=True, help="Import what is there now, then stop.")

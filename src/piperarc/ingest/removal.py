@@ -30,7 +30,7 @@ def remove(store: Store, list_name: str, mids: Sequence[str], removal: Removal) 
     done = Removed()
     nums: list[int] = []
     for wanted in mids:
-        mid = midlib.clean(wanted) or wanted.strip().strip("<>")
+        mid = midlib.asked(wanted)
         found = store.messages_by_mid(list_name, mid) if list_name in store.list_names() else []
         if not found:
             done.unknown.append(mid)

@@ -343,16 +343,9 @@ def _withdraw(
         if lst.name not in stored:
             continue
         for link in store.old_links(lst.name):
-            if not link.path.startswith(root):
-                continue
-            rel = link.path[len(root) :]
-            rel = rel + "index.html" if rel.endswith("/") or not rel else rel
-            parts = rel.split("/")
-            if parts[0] in own or any(part in ("", ".", "..") for part in parts):
-                continue
-            page = out / rel
-            if page.is_file() and page.name.endswith((".html", ".htm")):
-                page.unlink()
+            rel = redirects.page_at(link.path, root)
+            if rel is not None and rel.split("/", 1)[0] not in own and (out / rel).is_file():
+                (out / rel).unlink()
     return taken
 
 

@@ -140,15 +140,24 @@ def _write_pages(
 ) -> int:
     written = 0
     for item in moved:
-        if not item.path.startswith(root):
-            continue  # outside the site: only the maps can send it on
-        rel = item.path[len(root) :]
-        if rel.endswith("/"):
-            rel += "index.html"
-        if not rel.endswith((".html", ".htm")):
-            continue  # a download or a file: the maps send it on
-        if any(part in ("", ".", "..") for part in rel.split("/")):
-            continue
-        writer.write(rel, pages.old_page(config.list(item.list_name), rel, item.target))
-        written += 1
+        rel = page_at(item.path, root)
+        if rel is not None:
+            writer.write(rel, pages.old_page(config.list(item.list_name), rel, item.target))
+            written += 1
     return written
+
+
+def page_at(path: str, root: str) -> str | None:
+    """Where in a site served at `root` the page standing at an old path is written (from
+    the site's root), or None: a path outside the site, a download or a file (only the maps
+    send those on), or one that is not a safe file path."""
+    if not path.startswith(root):
+        return None
+    rel = path[len(root) :]
+    if rel.endswith("/"):
+        rel += "index.html"
+    if not rel.endswith((".html", ".htm")):
+        return None
+    if any(part in ("", ".", "..") for part in rel.split("/")):
+        return None
+    return rel

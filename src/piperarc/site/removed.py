@@ -5,14 +5,13 @@ empty threads and periods taken out, the search index made again."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from piperarc import urls
-from piperarc.config import ArchiveConfig, ListConfig
+from piperarc.config import ListConfig
 from piperarc.model import Tombstone
 from piperarc.pages import ListPlan, Pages
 
@@ -68,19 +67,3 @@ def delete_emptied(
             folder = out / urls.period_view(lst.name, period, "thread").rsplit("/", 1)[0]
             if folder.is_dir() and not folder.is_symlink():
                 shutil.rmtree(folder)
-
-
-def built_side(out: Path, marker_name: str) -> bool | None:
-    """Whether the site at `out` holds private lists (True) or public ones (False); None
-    when no build wrote it."""
-    try:
-        marker: dict[str, Any] = json.loads((out / marker_name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return bool(marker.get("private", False))
-
-
-def holds(config: ArchiveConfig, out: Path, lst: ListConfig, marker_name: str) -> bool:
-    """Whether the built site at `out` holds the list (its side: public or private)."""
-    side = built_side(out, marker_name)
-    return side is not None and side == lst.private and (out / lst.name).is_dir()

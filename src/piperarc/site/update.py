@@ -71,6 +71,12 @@ class UpdateReport:
     warnings: list[str] = field(default_factory=list)
 
 
+def _private_side(marker: dict[str, Any]) -> bool:
+    """Whether the site a build marker belongs to holds the private lists (`build
+    --private-out`) rather than the public ones (a marker from before says nothing: public)."""
+    return bool(marker.get("private", False))
+
+
 def is_built(out: Path) -> bool:
     """Whether `out` holds a site written by `piperarc build` (incremental updates apply)."""
     return (out / MARKER).is_file()
@@ -133,10 +139,9 @@ class SiteUpdater:
                 marker: dict[str, Any] = json.loads((out / MARKER).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 return None  # a damaged marker: the next full build rewrites it
-            side = bool(marker.get("private", False))
-            if lst.private != side:
+            if lst.private != _private_side(marker):
                 return None  # a private list never goes into a public site, nor the reverse
-            config = config.scoped(private=side)
+            config = config.scoped(private=lst.private)
             store = open_store(config.database, readonly=True)
             try:
                 with store.reading():
@@ -330,7 +335,11 @@ def after_removal(
     periods left empty taken out, and the search index made again if the site has one.
     None when the site does not hold the list."""
     lst = config.list(list_name)
-    if not is_built(out) or not removed.holds(config, out, lst, MARKER):
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # no built site there (or a damaged marker: the next build rewrites it)
+    if lst.private != _private_side(marker) or not (out / lst.name).is_dir():
         return None
     with _locked(out):
         removed.delete_files(out, lst, tombstones)

@@ -301,16 +301,11 @@ class Archive:
             page = self.keep(path, feed_document(feed, lst, messages, self.config.base_url))
         return page
 
-    def tombstones(self, lst: ListConfig) -> list[Tombstone]:
-        """The list's tombstones (removed messages), by number."""
+    def tombstones(self, lst: ListConfig) -> dict[str, Tombstone]:
+        """The list's tombstones (removed messages) by URL key, in number order."""
         if lst.name not in self._tombstones:
             self._tombstones[lst.name] = {t.key: t for t in self.store.tombstones(lst.name)}
-        return list(self._tombstones[lst.name].values())
-
-    def tombstone(self, lst: ListConfig, key: str) -> Tombstone | None:
-        """The tombstone of the list's removed message with this URL key, if it has one."""
-        self.tombstones(lst)
-        return self._tombstones[lst.name].get(key)
+        return self._tombstones[lst.name]
 
     def removed_page(self, lst: ListConfig, tombstone: Tombstone) -> CachedPage:
         """What a removed message's permalink shows, as the build writes it."""

@@ -49,7 +49,7 @@ def _target(request: Request, archive: Archive, path: str) -> str | None:
             lst = readable(request, link.list_name)
             if link.key is None and link.kind in ("message", "attachment"):
                 # Its message was removed: to the permalink, which says so (410).
-                for tombstone in archive.tombstones(lst):
+                for tombstone in archive.tombstones(lst).values():
                     if tombstone.num == link.num:
                         return urls.message(lst.name, tombstone.key)
             return urls.old_link_target(link, lst.period)

@@ -84,7 +84,7 @@ async def thread_feed(request: Request) -> Response:
 async def mid_lookup(request: Request) -> Response:
     archive = fresh(request)
     wanted = request.path_params["mid"]
-    mid = midlib.clean(wanted) or wanted.strip().strip("<>")
+    mid = midlib.asked(wanted)
     if "list" in request.path_params:
         names = [readable(request, request.path_params["list"]).name]
     else:

@@ -42,7 +42,7 @@ def answer(request: Request) -> Response | None:
 def _gone(request: Request, list_name: str, key: str) -> Response | None:
     archive = fresh(request)
     lst = readable(request, list_name)
-    tombstone = archive.tombstone(lst, key)
+    tombstone = archive.tombstones(lst).get(key)
     if tombstone is None:
         return None
     page = archive.removed_page(lst, tombstone)
@@ -56,10 +56,10 @@ def _gone(request: Request, list_name: str, key: str) -> Response | None:
 
 def _lookup(request: Request, list_name: str | None, wanted: str) -> Response | None:
     archive = fresh(request)
-    mid = midlib.clean(wanted) or wanted.strip().strip("<>")
+    mid = midlib.asked(wanted)
     lists = [readable(request, list_name)] if list_name else readable_lists(request)
     for lst in lists:
-        for tombstone in archive.tombstones(lst):
+        for tombstone in archive.tombstones(lst).values():
             if tombstone.mid == mid:
                 target = base(request) + urls.message(lst.name, tombstone.key)
                 return RedirectResponse(target, 302, headers={"Cache-Control": NO_STORE})
