@@ -6,21 +6,21 @@ reindex after a restore)."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
 from piperarc import config as configlib
 from piperarc.ingest.deliver import asks_no_archive, prepare
 from piperarc.ingest.sources.eml import from_bytes
+from piperarc.model import StoredMessage
 from piperarc.store import open_store
 from piperarc.web.app import create_app
 from tests.conftest import Run, pg_schema
+from tests.livehelpers import asgi_get
 
 SECRET = "hunter2-swordfish"
 LEAK_MID = "leak@example.org"
@@ -68,25 +68,24 @@ def _remove(run: Run, archive: Path, *args: str) -> str:
     return result.output
 
 
-def _get(app: Starlette, path: str) -> httpx.Response:
-    async def fetch() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get(path)
-
-    return asyncio.run(fetch())
+_get = asgi_get
 
 
 def _app(archive: Path) -> Starlette:
     return create_app(configlib.load(archive))
 
 
-def _key(archive: Path, mid: str) -> str:
+def _stored(archive: Path, mid: str) -> list[StoredMessage]:
+    """The list's copies of a Message-ID, as the store holds them now."""
     store = open_store(configlib.load(archive).database, readonly=True)
     try:
-        return store.messages_by_mid("salon", mid)[0].key
+        return store.messages_by_mid("salon", mid)
     finally:
         store.close()
+
+
+def _key(archive: Path, mid: str) -> str:
+    return _stored(archive, mid)[0].key
 
 
 def test_a_removed_messages_permalink_answers_410_gone(filled: Path, run: Run) -> None:
@@ -125,11 +124,7 @@ def test_a_message_id_lookup_leads_to_the_removed_page(filled: Path, run: Run) -
 
 
 def test_its_thread_keeps_a_placeholder_where_it_was(filled: Path, run: Run) -> None:
-    store = open_store(configlib.load(filled).database, readonly=True)
-    try:
-        thread_key = store.messages_by_mid("salon", "root@example.org")[0].thread_key
-    finally:
-        store.close()
+    thread_key = _stored(filled, "root@example.org")[0].thread_key
     _remove(run, filled, LEAK_MID, "--reason", "leak")
     page = _get(_app(filled), f"/salon/t/{thread_key}.html").text
     assert "[message removed on" in page
@@ -139,11 +134,7 @@ def test_its_thread_keeps_a_placeholder_where_it_was(filled: Path, run: Run) -> 
 
 
 def test_period_views_feeds_and_downloads_no_longer_hold_it(filled: Path, run: Run) -> None:
-    store = open_store(configlib.load(filled).database, readonly=True)
-    try:
-        thread = store.messages_by_mid("salon", "root@example.org")[0].thread_key
-    finally:
-        store.close()
+    thread = _stored(filled, "root@example.org")[0].thread_key
     _remove(run, filled, LEAK_MID, "--reason", "leak")
     app = _app(filled)
     for path in (
@@ -202,22 +193,14 @@ def test_delivering_it_again_stores_nothing(filled: Path, run: Run) -> None:
     result = run("deliver", "--archive", filled, "--list", "salon", input=LEAK)
     assert result.exit_code == 0  # accepted: the mail server must not retry
     assert "not archived: removed earlier" in result.output
-    store = open_store(configlib.load(filled).database, readonly=True)
-    try:
-        assert store.messages_by_mid("salon", LEAK_MID) == []
-    finally:
-        store.close()
+    assert _stored(filled, LEAK_MID) == []
 
 
 def test_other_bytes_under_the_removed_message_id_are_refused_too(filled: Path, run: Run) -> None:
     _remove(run, filled, LEAK_MID, "--reason", "leak")
     edited = LEAK.replace("oops", "sorry")
     run("deliver", "--archive", filled, "--list", "salon", input=edited)
-    store = open_store(configlib.load(filled).database, readonly=True)
-    try:
-        assert store.messages_by_mid("salon", LEAK_MID) == []
-    finally:
-        store.close()
+    assert _stored(filled, LEAK_MID) == []
 
 
 def test_reindex_removes_again_what_a_restored_copy_brought_back(filled: Path, run: Run) -> None:
@@ -239,11 +222,7 @@ def test_reindex_removes_again_what_a_restored_copy_brought_back(filled: Path, r
         store.close()
     result = run("reindex", "--archive", filled)
     assert "salon: 1 removed again" in result.output
-    store = open_store(config.database, readonly=True)
-    try:
-        assert store.messages_by_mid("salon", LEAK_MID) == []
-    finally:
-        store.close()
+    assert _stored(filled, LEAK_MID) == []
 
 
 def test_removals_lists_the_audit_as_json(filled: Path, run: Run) -> None:
