@@ -1,20 +1,29 @@
-"""Import and build speed, and peak memory, on a real list; MHonArc on the same mail.
+"""The whole default job (`piperarc import` then `piperarc build`, search index included)
+side by side with Hypermail 3.0 (C) and MHonArc on the same mail: time, peak memory of
+every process, and bytes written.
 
 Prints figures, asserts nothing (DESIGN.md rule 8). Each repeat makes a fresh archive in a
-temporary folder and runs `piperarc import` then `piperarc build` as separate processes,
-timing each wall-clock and sampling the memory of its whole process tree (the build forks
-workers) every 50 ms from /proc. MHonArc, the anchor, runs on the decompressed mbox;
-decompression happens once, before anything is timed.
+temporary folder and runs each tool as separate processes, taking turns (piperarc,
+Hypermail, MHonArc, piperarc, ...) so that a load coming or going weighs on all alike;
+each is timed wall-clock and the memory of its whole process tree (the build forks
+workers) sampled every 50 ms from /proc. Decompression happens once, before anything is
+timed (piperarc reads the compressed file unless --plain: its decompression is counted).
 
-    .venv/bin/python bench/import_build.py                       # the full run (minutes)
-    .venv/bin/python bench/import_build.py --limit 500 --repeat 1 --mhonarc-repeat 0
-    .venv/bin/python bench/import_build.py --quick               # the same smoke run
+    .venv/bin/python bench/import_build.py                       # linux-man-10k (minutes)
+    .venv/bin/python bench/import_build.py --mbox ../shared/corpus/lists/usrp-users-3k.mbox.xz
+    .venv/bin/python bench/import_build.py --scales 1,10 --repeat 1 --mhonarc-repeat 0
+    .venv/bin/python bench/import_build.py --quick               # a smoke run
 
-Memory is reported three ways, because forked workers share pages with their parent:
+--scales 1,10 also runs the list copied ten times (100,000 messages from linux-man): each
+copy's Message-IDs, References and In-Reply-To rewritten alike (so each copy threads as
+the original did, apart from the others) and a header naming the copy (so no two copies
+are the same bytes), to show how time and memory grow.
+
+Memory is reported four ways, because forked workers share pages with their parent:
 "tree RSS" sums every process's resident set (counts shared pages once per process, so it
-overstates), "tree PSS" sums proportional set sizes (shared pages divided among sharers: the
-fair total) and "largest process" is the kernel's own peak for the biggest single process
-(ru_maxrss from wait4, exact, not sampled).
+overstates), "tree PSS" sums proportional set sizes (the fair total), "largest process" is
+the biggest single process's resident set as sampled (the figure the 300 MB target is
+about), and the kernel's own ru_maxrss of the process started.
 """
 
 from __future__ import annotations
@@ -44,7 +53,14 @@ QUICK_LIMIT = 500
 SAMPLE_SECONDS = 0.05
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
-TARGET_RATIO = 0.5  # piperarc import+build in at most half MHonArc's time
+HYPERMAIL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "hypermail"
+# The targets (the issue "The whole job at the C archiver's speed"): the whole job within
+# twice Hypermail's time, no process above 300 MB, at most 1.5 times Hypermail's bytes, and
+# ten times the mail in at most eleven times the time.
+TARGET_TIME = 2.0
+TARGET_RSS = 300 * 1024 * 1024
+TARGET_BYTES = 1.5
+TARGET_GROWTH = 11.0
 
 
 @dataclass(slots=True)
@@ -54,6 +70,7 @@ class TreeMemory:
     rss_sum: int = 0
     pss_sum: int = 0
     processes: int = 0
+    largest: int = 0  # the biggest single process's RSS seen
 
 
 @dataclass(slots=True)
@@ -65,6 +82,7 @@ class PhaseRun:
     largest_process: int  # bytes, from wait4's ru_maxrss
     output: str
     returncode: int
+    written: int = 0  # bytes of the files it wrote (apparent size)
 
 
 @dataclass(slots=True)
@@ -84,7 +102,10 @@ class Series:
         return max(r.tree.pss_sum for r in self.runs)
 
     def peak_largest(self) -> int:
-        return max(r.largest_process for r in self.runs)
+        return max(max(r.largest_process, r.tree.largest) for r in self.runs)
+
+    def median_written(self) -> int:
+        return int(statistics.median(r.written for r in self.runs))
 
     def max_processes(self) -> int:
         return max(r.tree.processes for r in self.runs)
@@ -170,6 +191,7 @@ class TreeSampler:
                 one_rss, one_pss = _rss_and_pss(pid)
                 rss += one_rss
                 pss += one_pss
+                self.peak.largest = max(self.peak.largest, one_rss)
             self.peak.rss_sum = max(self.peak.rss_sum, rss)
             self.peak.pss_sum = max(self.peak.pss_sum, pss)
             self.peak.processes = max(self.peak.processes, len(pids))
@@ -240,16 +262,55 @@ def _mbox_messages(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
         yield current
 
 
-def decompress(source: Path, target: Path, limit: int | None) -> int:
-    """Write the plain mbox of `source` (its first `limit` messages) to `target`; count them."""
+_ID_HEADER = re.compile(rb"^(message-id|references|in-reply-to):", re.IGNORECASE)
+_ID = re.compile(rb"<([^<>\s]+)>")
+
+
+def _copied(lines: list[bytes], copy: int) -> list[bytes]:
+    """A message's lines as copy number `copy` (1 up): its Message-ID and the Message-IDs
+    it refers to prefixed alike, and a header saying which copy it is."""
+    out = [lines[0], b"X-Bench-Copy: %d\n" % copy]
+    in_ids = False
+    at_body = False
+    for line in lines[1:]:
+        if not at_body:
+            if line in (b"\n", b"\r\n"):
+                at_body = True
+            elif line[:1] in (b" ", b"\t"):
+                pass  # a continuation of the header before
+            else:
+                in_ids = bool(_ID_HEADER.match(line))
+            if in_ids and not at_body:
+                line = _ID.sub(lambda m: b"<c%d.%s>" % (copy, m.group(1)), line)
+        out.append(line)
+    return out
+
+
+def decompress(source: Path, target: Path, limit: int | None, scale: int = 1) -> int:
+    """Write the plain mbox of `source` (its first `limit` messages), `scale` times (the
+    copies after the first under new Message-IDs) to `target`; count the messages."""
     count = 0
-    with _open_mail(source) as fh, target.open("wb") as out:
-        for lines in _mbox_messages(iter(fh)):
-            if limit is not None and count >= limit:
-                break
-            out.writelines(lines)
-            count += 1
+    with target.open("wb") as out:
+        for copy in range(scale):
+            taken = 0
+            with _open_mail(source) as fh:
+                for lines in _mbox_messages(iter(fh)):
+                    if limit is not None and taken >= limit:
+                        break
+                    out.writelines(lines if copy == 0 else _copied(lines, copy))
+                    taken += 1
+            count += taken
     return count
+
+
+def folder_bytes(folder: Path) -> int:
+    """The apparent size of every file under `folder`."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size  # noqa: PTH118
+    return total
 
 
 # --- reporting --------------------------------------------------------------------------
@@ -296,8 +357,8 @@ def _rate(messages: int, seconds: float) -> str:
 
 def _memory_line(series: Series) -> str:
     return (
-        f"  {series.name:<8} peak memory: tree RSS {_mb(series.peak_rss())}, "
-        f"tree PSS {_mb(series.peak_pss())}, largest process {_mb(series.peak_largest())}"
+        f"  {series.name:<10} peak memory: largest process {_mb(series.peak_largest())}, "
+        f"tree RSS {_mb(series.peak_rss())}, tree PSS {_mb(series.peak_pss())}"
         f"  (up to {series.max_processes()} processes)"
     )
 
@@ -332,16 +393,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=None,
-        help="piperarc runs; medians are printed (default 3, --quick 1)",
+        help="piperarc and Hypermail runs; medians are printed (default 3, --quick 1)",
     )
     parser.add_argument(
         "--mhonarc-repeat",
         type=int,
         default=1,
-        help="MHonArc runs (default 1: it takes about a minute); 0 skips it",
+        help="MHonArc runs (default 1: it takes about half a minute); 0 skips it",
     )
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="use only the first N messages"
+    )
+    parser.add_argument(
+        "--scales",
+        default="1",
+        help="comma-separated copies of the mail to run (1,10: the list and ten times it)",
     )
     parser.add_argument(
         "--quick",
@@ -361,9 +427,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "the --mbox file as given, decompressing it inside the timed import)",
     )
     parser.add_argument(
-        "--search-index",
+        "--no-search-index",
         action="store_true",
-        help="also write the Pagefind index in the build (MHonArc writes none; off by default)",
+        help="build without the search index (neither Hypermail nor MHonArc writes one)",
+    )
+    parser.add_argument(
+        "--hypermail", type=Path, default=HYPERMAIL, help=f"Hypermail's binary ({HYPERMAIL})"
     )
     parser.add_argument(
         "--workdir",
@@ -378,6 +447,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.repeat = 3 if args.repeat is None else args.repeat
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    try:
+        args.scales = [int(n) for n in args.scales.split(",")]
+    except ValueError:
+        parser.error("--scales takes whole numbers: 1,10")
     return args
 
 
@@ -386,12 +459,12 @@ def _piperarc_run(
     piperarc: list[str],
     feed: Path,
     tmp: Path,
-    i: int,
+    tag: str,
     imports: Series,
     builds: Series,
 ) -> float:
     """One fresh archive: import then build, each timed; returns their sum."""
-    archive = tmp / f"archive-{i}"
+    archive = tmp / f"archive-{tag}"
     setup = subprocess.run(
         [*piperarc, "init", str(archive), "--list", "bench"],
         capture_output=True,
@@ -402,114 +475,185 @@ def _piperarc_run(
         sys.exit(f"piperarc init failed:\n{setup.stdout}{setup.stderr}")
     imp = run_phase(
         [*piperarc, "import", "--archive", archive, "--list", "bench", feed],
-        tmp / f"import-{i}.log",
+        tmp / f"import-{tag}.log",
     )
     _check(imports, imp)
+    imp.written = folder_bytes(archive)
     imports.runs.append(imp)
     build_argv: list[str | Path] = [*piperarc, "build", "--archive", archive]
-    if not args.search_index:
-        # Like for like: MHonArc writes no search index. --search-index adds ours.
+    if args.no_search_index:
         build_argv.append("--no-search-index")
     if args.jobs:
         build_argv += ["--jobs", str(args.jobs)]
-    bld = run_phase(build_argv, tmp / f"build-{i}.log")
+    bld = run_phase(build_argv, tmp / f"build-{tag}.log")
     _check(builds, bld)
+    bld.written = folder_bytes(archive / "site")
     builds.runs.append(bld)
     summary = imp.output.strip().splitlines()[-1] if imp.output.strip() else ""
-    built = re.search(r"built (\d+) pages", bld.output)
+    indexed = re.search(r"search index written in ([\d.]+)s", bld.output)
     print(
-        f"  run {i + 1}/{args.repeat}: import {imp.seconds:6.2f}s  "
-        f"build {bld.seconds:6.2f}s  ({summary}; "
-        f"{built.group(1) if built else '?'} pages)",
+        f"  piperarc: import {imp.seconds:6.2f}s  build {bld.seconds:6.2f}s"
+        + (f" (search index {indexed.group(1)}s)" if indexed else "")
+        + f"  site {bld.written / MB:.0f} MB, archive {imp.written / MB:.0f} MB  ({summary})",
         flush=True,
     )
     return imp.seconds + bld.seconds
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    source: Path = args.mbox
-    if not source.exists():
-        sys.exit(f"no mail at {source} (give one with --mbox PATH)")
+@dataclass(slots=True)
+class Scale:
+    """The figures of one size of input."""
+
+    messages: int
+    totals: list[float] = field(default_factory=list)
+    imports: Series = field(default_factory=lambda: Series("import"))
+    builds: Series = field(default_factory=lambda: Series("build"))
+    hypermail: Series = field(default_factory=lambda: Series("hypermail"))
+    mhonarc: Series = field(default_factory=lambda: Series("mhonarc"))
+
+
+def _peer_run(series: Series, argv: list[str | Path], out_dir: Path, log: Path) -> PhaseRun:
+    out_dir.mkdir()
+    run = run_phase(argv, log)
+    _check(series, run)
+    run.written = folder_bytes(out_dir)
+    series.runs.append(run)
+    print(f"  {series.name}: {run.seconds:6.2f}s  {run.written / MB:.0f} MB", flush=True)
+    return run
+
+
+def run_scale(args: argparse.Namespace, scale: int, tmp: Path) -> Scale:
     piperarc = _piperarc_command()
     mhonarc = shutil.which("mhonarc")
+    hypermail = args.hypermail if args.hypermail.exists() else None
+    plain = tmp / f"input-x{scale}.mbox"
+    started = time.perf_counter()
+    messages = decompress(args.mbox, plain, args.limit, scale)
+    print(
+        f"input x{scale}: {args.mbox.name} -> {messages} messages, "
+        f"{plain.stat().st_size / MB:.1f} MB plain (prepared in "
+        f"{time.perf_counter() - started:.1f}s, untimed)"
+    )
+    compressed = args.mbox.name.lower().endswith((".xz", ".gz", ".bz2"))
+    plain_only = args.plain or args.limit is not None or scale > 1 or not compressed
+    feed = plain if plain_only else args.mbox
+    print(
+        f"piperarc reads {feed.name}"
+        + (" (decompression counted in import)" if feed == args.mbox else "")
+        + f"; build --jobs {args.jobs or 'default'}"
+        + ("; no search index" if args.no_search_index else "")
+    )
+    figures = Scale(messages)
+    mhonarc_repeat = args.mhonarc_repeat if mhonarc else 0
+    for i in range(max(args.repeat, mhonarc_repeat)):
+        tag = f"x{scale}-{i}"
+        print(f" round {i + 1}:")
+        if i < args.repeat:
+            figures.totals.append(
+                _piperarc_run(args, piperarc, feed, tmp, tag, figures.imports, figures.builds)
+            )
+            if hypermail is not None:
+                out_dir = tmp / f"hypermail-{tag}"
+                argv: list[str | Path] = [hypermail, "-m", plain, "-d", out_dir]
+                _peer_run(figures.hypermail, argv, out_dir, tmp / f"hypermail-{tag}.log")
+        if i < mhonarc_repeat:
+            assert mhonarc is not None
+            out_dir = tmp / f"mhonarc-{tag}"
+            argv = [mhonarc, "-quiet", "-outdir", out_dir, plain]
+            _peer_run(figures.mhonarc, argv, out_dir, tmp / f"mhonarc-{tag}.log")
+        # Outputs are kept until every run is done (see settle()).
+    return figures
 
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def report(args: argparse.Namespace, scale: int, f: Scale) -> None:
+    total = statistics.median(f.totals)
+    print()
+    print(f"x{scale}: piperarc, {f.messages} messages, median of {len(f.totals)} run(s):")
+    for phase in (f.imports, f.builds):
+        seconds = phase.median_seconds()
+        print(f"  {phase.name:<14} {seconds:8.2f} s  {_rate(f.messages, seconds)}")
+    print(f"  import+build   {total:8.2f} s  {_rate(f.messages, total)}")
+    print(_memory_line(f.imports))
+    print(_memory_line(f.builds))
+    site = f.builds.median_written()
+    database = f.imports.median_written()
+    print(f"  wrote: site {site / MB:.1f} MB, archive (database) {database / MB:.1f} MB")
+    largest = max(f.imports.peak_largest(), f.builds.peak_largest())
+    print(
+        f"  target: every process <= {TARGET_RSS // MB} MB: largest {largest / MB:.0f} MB "
+        f"({_verdict(largest <= TARGET_RSS)})"
+    )
+    for peer in (f.hypermail, f.mhonarc):
+        if not peer.runs:
+            continue
+        anchor = peer.median_seconds()
+        print(f"{peer.name}, median of {len(peer.runs)} run(s):")
+        wrote = peer.median_written()
+        rate = _rate(f.messages, anchor)
+        print(f"  {peer.name:<14} {anchor:8.2f} s  {rate}  wrote {wrote / MB:.1f} MB")
+        print(_memory_line(peer))
+        ratio = total / anchor
+        size = site / peer.median_written() if peer.median_written() else 0.0
+        print(
+            f"  ratio piperarc import+build / {peer.name} time = {ratio:.2f}"
+            + (
+                f" ({_verdict(ratio <= TARGET_TIME)} the target <= {TARGET_TIME})"
+                if peer is f.hypermail
+                else ""
+            )
+        )
+        print(
+            f"  ratio piperarc site / {peer.name} bytes = {size:.2f}"
+            + (
+                f" ({_verdict(size <= TARGET_BYTES)} the target <= {TARGET_BYTES})"
+                if peer is f.hypermail
+                else ""
+            )
+        )
+    if not f.hypermail.runs:
+        print(f"Hypermail: not found at {args.hypermail} (--hypermail PATH), comparison skipped")
+    if not f.mhonarc.runs:
+        print("MHonArc: not run (apt-get install mhonarc; --mhonarc-repeat 1)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.mbox.exists():
+        sys.exit(f"no mail at {args.mbox} (give one with --mbox PATH)")
+    piperarc = _piperarc_command()
+    mhonarc = shutil.which("mhonarc")
     for line in machine_info():
         print(line)
-    print(f"piperarc: {_version([*piperarc, '--version'])} ({' '.join(piperarc)})")
-    print(f"mhonarc:  {_version([mhonarc, '-v']) if mhonarc else 'not installed'}")
-
+    print(f"piperarc:  {_version([*piperarc, '--version'])} ({' '.join(piperarc)})")
+    print(f"hypermail: {args.hypermail if args.hypermail.exists() else 'not found'}")
+    print(f"mhonarc:   {_version([mhonarc, '-v']) if mhonarc else 'not installed'}")
+    results: dict[int, Scale] = {}
     with tempfile.TemporaryDirectory(prefix="piperarc-bench-", dir=args.workdir) as tmp_name:
-        tmp = Path(tmp_name)
-        plain = tmp / "input.mbox"
-        started = time.perf_counter()
-        messages = decompress(source, plain, args.limit)
-        print(
-            f"input:    {source} -> {messages} messages, "
-            f"{plain.stat().st_size / MB:.1f} MB plain "
-            f"(prepared in {time.perf_counter() - started:.1f}s, untimed)"
-        )
-        compressed = source.name.lower().endswith((".xz", ".gz", ".bz2"))
-        feed = plain if args.plain or args.limit is not None or not compressed else source
-        print(
-            f"piperarc reads {feed.name}"
-            + (" (decompression counted in import)" if feed == source and compressed else "")
-            + f"; build --jobs {args.jobs or 'default'}; work dir {tmp}"
-        )
-        print()
-
-        imports, builds = Series("import"), Series("build")
-        mhonarc_runs = Series("mhonarc")
-        totals: list[float] = []
-        mhonarc_repeat = args.mhonarc_repeat if mhonarc else 0
-        # The two tools take turns (piperarc, MHonArc, piperarc, ...), so a load that comes
-        # or goes during the minutes of a run weighs on both alike.
-        for i in range(max(args.repeat, mhonarc_repeat)):
-            if i < args.repeat:
-                totals.append(_piperarc_run(args, piperarc, feed, tmp, i, imports, builds))
-            if i < mhonarc_repeat:
-                assert mhonarc is not None
-                out_dir = tmp / f"mhonarc-{i}"
-                out_dir.mkdir()
-                run = run_phase(
-                    [mhonarc, "-quiet", "-outdir", out_dir, plain], tmp / f"mhonarc-{i}.log"
-                )
-                _check(mhonarc_runs, run)
-                mhonarc_runs.runs.append(run)
-                print(f"  mhonarc run {i + 1}/{mhonarc_repeat}: {run.seconds:6.2f}s")
-            # Outputs are kept until every run is done (see settle()).
-
-    total = statistics.median(totals)
+        for scale in args.scales:
+            print()
+            results[scale] = run_scale(args, scale, Path(tmp_name))
     print()
     print(_load_line("after"))
-    print(f"piperarc, {messages} messages, median of {args.repeat} run(s):")
-    print(
-        f"  import         {imports.median_seconds():8.2f} s  "
-        f"{_rate(messages, imports.median_seconds())}"
-    )
-    print(
-        f"  build          {builds.median_seconds():8.2f} s  "
-        f"{_rate(messages, builds.median_seconds())}"
-    )
-    print(f"  import+build   {total:8.2f} s  {_rate(messages, total)}")
-    print(_memory_line(imports))
-    print(_memory_line(builds))
-    if not mhonarc:
-        print("MHonArc: not installed (apt-get install mhonarc), comparison skipped")
-        return
-    if not mhonarc_runs.runs:
-        print("MHonArc: skipped (--mhonarc-repeat 0)")
-        return
-    anchor = mhonarc_runs.median_seconds()
-    print(f"MHonArc, median of {len(mhonarc_runs.runs)} run(s):")
-    print(f"  mhonarc        {anchor:8.2f} s  {_rate(messages, anchor)}")
-    print(_memory_line(mhonarc_runs))
-    ratio = total / anchor
-    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
-    print(
-        f"ratio piperarc import+build / MHonArc = {ratio:.3f} "
-        f"({verdict} the target <= {TARGET_RATIO})"
-    )
+    for scale, figures in results.items():
+        report(args, scale, figures)
+    if 1 in results and len(results) > 1:
+        base = statistics.median(results[1].totals)
+        for scale, figures in results.items():
+            if scale == 1:
+                continue
+            growth = statistics.median(figures.totals) / base
+            limit = TARGET_GROWTH * scale / 10
+            print(
+                f"growth x{scale}: piperarc import+build {growth:.2f} times the x1 time "
+                f"({_verdict(growth <= limit)} the target <= {limit:g})"
+            )
+            if figures.hypermail.runs and results[1].hypermail.runs:
+                peer = figures.hypermail.median_seconds() / results[1].hypermail.median_seconds()
+                print(f"growth x{scale}: hypermail {peer:.2f} times its x1 time")
 
 
 if __name__ == "__main__":

@@ -105,10 +105,9 @@ INSPECT = r"""
         el.httpEquiv.toLowerCase() !== "content-security-policy") {
       found.push(`<meta http-equiv=${el.httpEquiv}>`);
     }
-    // Our own forms: the search box on every page, Pagefind's on search.html.
-    const pagefindForm = el.matches("form.pagefind-ui__form") &&
-      el.getAttribute("action") === "javascript:void(0);";
-    if (tag === "form" && !el.matches("header form.search") && !pagefindForm) {
+    // Our own forms: the search box on every page, and search.html's of the static site.
+    if (tag === "form" && !el.matches("header form.search") &&
+        !el.matches("main form#static-search")) {
       found.push("<form>");
     }
     if (tag === "link" && !ours(el.getAttribute("href") || "")) found.push(`<link ${el.href}>`);
@@ -122,7 +121,7 @@ INSPECT = r"""
     for (const attr of el.attributes) {
       const name = attr.name.toLowerCase();
       if (name.startsWith("on")) found.push(`<${tag} ${name}>`);
-      if (links.includes(name) && !(pagefindForm && name === "action")) {
+      if (links.includes(name)) {
         const proto = scheme(attr.value);
         const image = tag === "img" && name === "src" &&
           /^data:image\/(png|jpeg|gif|webp);/i.test(attr.value.trim());
@@ -189,12 +188,8 @@ class Hostile:
     counts: dict[str, int] = field(default_factory=dict)
 
     def page_paths(self) -> list[str]:
-        """Every HTML page of the built site, from the site root (Pagefind's files aside)."""
-        return sorted(
-            path
-            for path in (p.relative_to(self.site).as_posix() for p in self.site.rglob("*.html"))
-            if not path.startswith("pagefind/")
-        )
+        """Every HTML page of the built site, from the site root."""
+        return sorted(p.relative_to(self.site).as_posix() for p in self.site.rglob("*.html"))
 
     def feed_paths(self) -> list[str]:
         return sorted(p.relative_to(self.site).as_posix() for p in self.site.rglob("*.atom"))
@@ -334,10 +329,12 @@ def _inspect(page: Page, watch: Watch, url: str, *, error: bool = False) -> None
 
 
 def _wait_for_static_results(page: Page) -> None:
-    """Pagefind's UI searches after load: wait for its verdict, then for excerpts."""
-    page.locator(".pagefind-ui__message").first.wait_for(timeout=15_000)
-    if page.locator(".pagefind-ui__result").count():
-        page.locator(".pagefind-ui__result-excerpt").first.wait_for(timeout=15_000)
+    """search.js searches after load: wait for its verdict and the results it shows."""
+    page.wait_for_function(
+        "() => { const s = document.getElementById('search-status');"
+        " return s && s.textContent && !s.textContent.startsWith('Searching'); }",
+        timeout=15_000,
+    )
     page.wait_for_timeout(200)
 
 
@@ -359,7 +356,7 @@ def _visit(browser: Browser, base: str, paths: list[str], *, bypass_csp: bool = 
 @pytest.fixture(scope="module")
 def static_visit(browser: Browser, hostile: Hostile) -> Watch:
     """Every page of the built site opened once, and search.html for each hostile word
-    (Pagefind's UI shows its results after load: wait for them, then look again)."""
+    (search.js shows its results after load: wait for them, then look again)."""
     context, page, watch = _watched(browser, [hostile.static])
     try:
         for path in hostile.page_paths():

@@ -311,7 +311,7 @@ def test_the_build_writes_the_removed_page_at_the_permalink(filled: Path, run: R
 def test_removal_updates_a_built_site_at_once(filled: Path, run: Run) -> None:
     assert run("build", "--archive", filled).exit_code == 0
     site = filled / "site"
-    assert _site_holds(site / "pagefind", SECRET)  # the search index holds it, compressed
+    assert _site_holds(site / "search-index", SECRET)  # the search index holds it, compressed
     output = _remove(run, filled, LEAK_MID, "alone@example.org", "--reason", "leak")
     assert f"the built site {site} is updated" in output
     assert _site_holds(site, SECRET) == []  # pages, downloads, feeds, the search index

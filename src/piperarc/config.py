@@ -40,7 +40,9 @@ PERIODS = ("month", "year", "quarter", "week")
 OBFUSCATIONS = ("none", "at", "hide")
 # A list name becomes a folder and a URL segment: keep it to what is safe in both.
 # Top-level folders of the site and the server that a list's folder must not shadow.
-RESERVED_NAMES = frozenset({"api", "mid", "help", "pagefind", "search.html", "index.html"})
+RESERVED_NAMES = frozenset(
+    {"api", "mid", "help", "pagefind", "search-index", "search.html", "index.html"}
+)
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 MAILMAN_MEMBERS = "mailman"  # members = "mailman": read from Mailman 3's REST API
 LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

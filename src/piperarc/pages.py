@@ -484,9 +484,13 @@ class Pages:
         )
 
     def static_search(self, indexed: bool) -> str:
-        """search.html of the static build: Pagefind's UI over the index the build wrote,
+        """search.html of the static build: search.js over the index the build wrote,
         or (`indexed` false) a note that this build has none."""
         return self._page("search_static", urls.search(), indexed=indexed)
+
+    def search_help(self) -> str:
+        """help/search.html of the static build: the query language, as search.js reads it."""
+        return self._page("search_help", urls.search_help(), static=True)
 
     def old_page(self, lst: ListConfig, path: str, target: str) -> str:
         """A page at an old archive's path (from the site root) that sends the reader on to

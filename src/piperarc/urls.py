@@ -14,7 +14,7 @@ from any web server, any sub-path, a CDN or straight from disk (file://).
     NAME/t/KEY.mbox.gz                 the thread as mboxrd (served by `serve`)
     NAME/messages.atom, NAME/threads.atom   Atom feeds: the newest messages, the newest threads
     NAME/t/KEY.atom                    Atom feed of a thread's messages
-    search.html, pagefind/             the static site's search (Pagefind's index and UI)
+    search.html, search-index/         the static site's search (site/searchindex.py)
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ def thread_feed(list_name: str, thread_key: str) -> str:
 
 
 def search() -> str:
-    """The search page: Pagefind in the static build, server-side results from `serve`."""
+    """The search page: search.js over the search index in the static build, server-side
+    results from `serve`."""
     return "search.html"
 
 
@@ -187,18 +188,20 @@ def search_mbox() -> str:
 
 
 def search_script() -> str:
-    """The script that starts Pagefind's UI on search.html (no inline script: the CSP)."""
+    """The script that searches the static index on search.html (no inline script: the
+    CSP)."""
     return "piperarc-search.js"
 
 
+def search_index_folder() -> str:
+    """Where the build puts the static search index (site/searchindex.py)."""
+    return "search-index"
+
+
 def pagefind_folder() -> str:
-    """Where the build puts Pagefind's index and UI."""
+    """Where builds before the static search index was piperarc's own put Pagefind's
+    index: a build takes it out."""
     return "pagefind"
-
-
-def pagefind_ui(name: str) -> str:
-    """A file of Pagefind's output folder: pagefind-ui.js, pagefind-ui.css, pagefind.js."""
-    return f"{pagefind_folder()}/{name}"
 
 
 def safe_filename(name: str, index: int) -> str:

@@ -182,7 +182,7 @@ def _import_list(config: configlib.ArchiveConfig, list_name: str | None) -> str:
 @click.option(
     "--no-search-index",
     is_flag=True,
-    help="Skip the Pagefind index that search.html uses (faster; search.html then finds nothing).",
+    help="Skip the search index that search.html uses (faster; search.html then finds nothing).",
 )
 @click.option(
     "--private-out",
@@ -230,8 +230,12 @@ def _build_report(report: sitebuild.BuildReport, prefix: str) -> None:
         f"{report.feeds} feeds) in {report.seconds:.1f}s ({rate:.0f} messages/s)"
         + (f"; {report.raw_pages} shown as raw text (see the warnings)" if report.raw_pages else "")
     )
-    if report.search_seconds is not None:
-        click.echo(f"{prefix}search index (Pagefind) written in {report.search_seconds:.1f}s")
+    if report.search is not None and report.search_seconds is not None:
+        index = report.search
+        click.echo(
+            f"{prefix}search index written in {report.search_seconds:.1f}s ({index.docs} "
+            f"messages, {index.words} words, {index.shards} shards)"
+        )
     if report.old_urls:
         click.echo(
             f"{prefix}{report.old_urls} old URLs redirected: redirects.nginx.map, "

@@ -27,6 +27,7 @@ from charset_normalizer import from_bytes
 
 from piperarc import mid as midlib
 from piperarc.mail.subjects import subject_base
+from piperarc.mail.words import split_quoted
 from piperarc.model import Attachment, IndexText, ParsedMessage
 
 # Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
@@ -110,15 +111,12 @@ def header_text(value: object) -> str:
 
 def index_text(parsed: ParsedMessage) -> IndexText:
     """What full-text search indexes of a message: quoted lines apart, ranked lower."""
-    own: list[str] = []
-    quoted: list[str] = []
-    for line in parsed.body_text.splitlines():
-        (quoted if line.lstrip().startswith(">") else own).append(line)
+    own, quoted = split_quoted(parsed.body_text)
     return IndexText(
         subject=parsed.subject,
         sender=f"{parsed.from_name} {parsed.from_addr}".strip(),
-        body="\n".join(own),
-        quoted="\n".join(quoted),
+        body=own,
+        quoted=quoted,
         files=" ".join(a.filename for a in parsed.attachments),
     )
 

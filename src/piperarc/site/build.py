@@ -4,7 +4,8 @@ Message and thread pages, the bulk of the work, are rendered thread by thread in
 processes (each opens the database read-only), which then write the period downloads; the
 parent meanwhile writes the period views and the homes. Every file is written to a
 temporary name and renamed, so a reader never sees half a page. Atom feeds are written
-beside the pages; last, Pagefind indexes the message pages for search.html.
+beside the pages; last, the search index that search.html reads (searchindex.py) is made
+from what the server's search holds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from piperarc.errors import ConfigError
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
-from piperarc.site import redirects, removed
+from piperarc.site import redirects, removed, searchindex
 from piperarc.store import Store, open_store
 
 THREADS_PER_TASK = 64
@@ -54,7 +54,8 @@ class BuildReport:
     downloads: int = 0
     feeds: int = 0
     seconds: float = 0.0
-    search_seconds: float | None = None  # how long Pagefind took, if it ran
+    search_seconds: float | None = None  # how long the search index took, if made
+    search: searchindex.IndexReport | None = None
     lists: list[str] = field(default_factory=list)
     built: dict[str, Any] = field(default_factory=dict)  # the marker's entry per list
     warnings: list[str] = field(default_factory=list)  # one line each, for the user
@@ -235,7 +236,7 @@ def build(
     private: bool = False,
 ) -> BuildReport:
     """Write the whole static archive of `config` under `out`; with `search_index`, then
-    index its message pages with Pagefind (a failure to is a warning, not an error).
+    its search index (of every list of the site, built here or not).
 
     A site holds the public lists only, or (`private`) the private lists only: a private
     list is never written into a public site, and what an earlier build wrote of a list
@@ -256,15 +257,18 @@ def build(
     stored = set(store.list_names())
     home_entries: list[dict[str, Any]] = []
     moved: list[redirects.Moved] = []
+    indexed: dict[str, Sequence[Summary]] = {}  # what the search index will hold
     try:
         withdrawn = _withdraw(out, store, others, stored, redirects.site_names(config))
         if withdrawn and not search_index:
             # Its old index holds the withdrawn lists' text: gone too, until the next index.
-            shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
+            shutil.rmtree(out / urls.search_index_folder(), ignore_errors=True)
         for lst in config.lists:
             stats = store.stats(lst.name) if lst.name in stored else None
             home_entries.append(home_entry(lst, stats))  # the home shows every list
             if list_names and lst.name not in list_names:
+                if search_index and stats is not None and stats.messages:
+                    indexed[lst.name] = store.summaries(lst.name)
                 continue
             if stats is None or not stats.messages:
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
@@ -274,10 +278,13 @@ def build(
                 continue
             report.lists.append(lst.name)
             plan = _build_list(config, store, lst, out, writer, pages, jobs, report)
+            if search_index:
+                indexed[lst.name] = list(plan.by_num.values())
             moved += redirects.old_links(store, lst)
             moved += redirects.hyperkitty_links(config, lst, plan)
         writer.write(urls.home(), pages.home(home_entries))
-        report.pages += 2  # the home and search.html
+        writer.write(urls.search_help(), pages.search_help())
+        report.pages += 3  # the home, search.html and its help
         if list_names:
             _merge_marker(out, writer, report.built, private)
         else:
@@ -288,15 +295,13 @@ def build(
         store.close()
     if search_index:
         indexing = time.perf_counter()
-        warning = _index_for_search(out)
-        if warning:
-            report.warnings.append(warning)
-        else:
-            report.search_seconds = time.perf_counter() - indexing
-    # Written last: it loads Pagefind's UI only when an index is there (this build's, or an
-    # earlier one kept by --no-search-index).
-    indexed = (out / urls.pagefind_ui("pagefind-ui.js")).is_file()
-    writer.write(urls.search(), pages.static_search(indexed))
+        report.search = searchindex.build(out, config.database, config.lists, indexed, jobs)
+        report.search_seconds = time.perf_counter() - indexing
+        # Pagefind's index, from builds before piperarc wrote its own: no page reads it.
+        shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
+    # Written last: it searches only when an index is there (this build's, or an earlier
+    # one kept by --no-search-index).
+    writer.write(urls.search(), pages.static_search(searchindex.has_index(out)))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -411,39 +416,6 @@ def _write_list_feeds(
         feed = feeds.list_feed(lst, kind)
         writer.write(feed.path, feed_document(feed, lst, messages, base_url))
     return len(picks)
-
-
-def _index_for_search(out: Path) -> str | None:
-    """Run Pagefind over the message pages (they carry data-pagefind-body) into
-    out/pagefind/. Returns a warning line when it cannot run, else None.
-
-    Pagefind writes into a fresh folder that then replaces the old index whole: it never
-    deletes files itself, so writing in place would leave every old fragment behind."""
-    try:
-        from pagefind_bin import get_executable  # the binary ships in this wheel
-
-        binary = str(get_executable())
-    except (ImportError, OSError) as err:
-        return f"no search index: Pagefind is not installed ({err}); pip install pagefind_bin"
-    final = out / urls.pagefind_folder()
-    fresh = out / f".pagefind.{os.getpid()}.tmp"
-    shutil.rmtree(fresh, ignore_errors=True)
-    command = [binary, "--site", str(out), "--glob", "*/m/*.html", "--output-path", str(fresh)]
-    try:
-        done = subprocess.run([*command, "--silent"], capture_output=True, text=True, check=False)
-    except OSError as err:
-        return f"no search index: cannot run {binary}: {err}"
-    if done.returncode != 0 or not fresh.is_dir():
-        shutil.rmtree(fresh, ignore_errors=True)
-        said = (done.stderr or done.stdout).strip().splitlines()
-        reason = said[-1] if said else f"exit status {done.returncode}"
-        return f"no search index: Pagefind failed: {reason}"
-    old = out / f".pagefind.{os.getpid()}.old"
-    if final.exists():
-        final.rename(old)
-    fresh.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return None
 
 
 def _write_period_views(writer: Writer, pages: Pages, lst: ListConfig, plan: ListPlan) -> int:

@@ -18,8 +18,11 @@ database snapshot each, so the last update to finish always wrote from the newes
 Reads are bounded by what the new messages touch, never by the size of the archive (save
 the counts on the homes, which SQLite answers from its indexes).
 
-The static search index (Pagefind) is not updated here: `piperarc build` refreshes it;
-`serve` searches the database and is always current.
+- the static search index, if the site has one: the new messages' words are added to the
+  shards that hold them, and their entries to the index's doc files (searchindex.add).
+
+A message that only moved keeps its place in the search index (it is found by its words,
+not its thread); is:root follows a move at the next `piperarc build`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary, Tombstone
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
-from piperarc.site import removed
+from piperarc.site import removed, searchindex
 from piperarc.site.build import (
     GZIP_LEVEL,
     MARKER,
@@ -187,6 +190,7 @@ def _update(
         built = BuildReport()
         _build_list(config, store, lst, out, Writer(out), pages, 1, built)
         lists[name] = built.built[name]
+        _add_to_index(config, out, store, lst, store.summaries(name))
         return UpdateReport(
             messages=built.messages, pages=built.pages, full_lists=1, warnings=built.warnings
         )
@@ -293,7 +297,15 @@ def _update(
     report.pages += 1
     if new:
         entry["through"] = new[-1].num
+        _add_to_index(config, out, store, lst, new)
     return report
+
+
+def _add_to_index(
+    config: ArchiveConfig, out: Path, store: Store, lst: ListConfig, new: Sequence[Summary]
+) -> None:
+    if searchindex.has_index(out):
+        searchindex.add(out, store, lst, new, {o.name: o for o in config.lists})
 
 
 def _append_download(
@@ -347,7 +359,7 @@ def after_removal(
             config,
             out,
             list_names=[list_name],
-            search_index=(out / urls.pagefind_folder()).is_dir(),
+            search_index=searchindex.has_index(out),
             private=lst.private,
         )
         store = open_store(config.database, readonly=True)

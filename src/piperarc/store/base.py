@@ -76,6 +76,10 @@ class Refusals:
 
 NO_REFUSALS = Refusals({}, {}, frozenset())
 
+# A message's columns in the search index: subject, sender (name and address), its own
+# lines, the quoted lines, attachment file names, facet tokens (facets.py).
+SearchText = tuple[str, str, str, str, str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class Removal:
@@ -171,6 +175,11 @@ class Store(Protocol):
         """(total, one page of hits, whether the total is exact): ranked by relevance (or
         newest first when `by_date` or when the query has no words). A backend may estimate
         a large total rather than count it. Raises QueryError if the backend rejects it."""
+
+    def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
+        """What the search index holds of these messages (those still stored), as
+        (num, (subject, sender, body, quoted, files, facets)): the static site's index is
+        made of it, so that it finds what the server finds."""
 
     def index_warning(self) -> str | None:
         """Why search would miss messages or be slow until `piperarc reindex` (a lost or

@@ -4,16 +4,21 @@ exactly up to a bound and estimated past it, and whether vectors still lack word
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from piperarc import facets
 from piperarc.errors import QueryError, StoreError
+from piperarc.mail.parse import parse
+from piperarc.mail.words import split_quoted
 from piperarc.model import (
     SearchHit,
     SearchQuery,
 )
+from piperarc.store.base import SearchText, unpack
 from piperarc.store.postgres import text as pgtext
 from piperarc.store.postgres.connection import Connected, safe_url
 from piperarc.store.postgres.schema import PAIRED_SCHEMA
@@ -155,6 +160,28 @@ class Search(Connected):
             for r in rows
         ]
         return count, hits, exact
+
+    def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
+        """PostgreSQL keeps vectors, not text: each message's text is made again as the
+        import made it (its stored fields; attachment names read again from its raw bytes,
+        for the messages that have attachments)."""
+        rows = self._all(
+            "SELECT m.num, m.subject, m.from_name, m.from_addr, c.body_text, m.date_utc, "
+            "m.attachments, m.thread_pos, m.digest, CASE WHEN m.attachments > 0 THEN c.raw END "
+            "FROM messages m JOIN contents c ON c.message_id = m.id "
+            "WHERE m.list_id = %s AND m.num = ANY(%s) ORDER BY m.num",
+            (self._id_of(list_name), list(nums)),
+        )
+        found: list[tuple[int, SearchText]] = []
+        for num, subject, name, addr, body, date_utc, attachments, pos, digest, packed in rows:
+            own, quoted = split_quoted(body)
+            files = ""
+            if packed is not None:
+                parsed = parse(unpack(bytes(packed)), digest)
+                files = " ".join(a.filename for a in parsed.attachments)
+            tokens = facets.message_tokens(list_name, date_utc, attachments > 0, pos == 0)
+            found.append((num, (subject, f"{name} {addr}".strip(), own, quoted, files, tokens)))
+        return found
 
     def index_warning(self) -> str | None:
         if self.schema_version < PAIRED_SCHEMA:

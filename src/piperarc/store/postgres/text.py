@@ -32,9 +32,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-import unicodedata
 from collections.abc import Sequence
 
+from piperarc.mail.words import WORD as _WORD
+from piperarc.mail.words import fold
+from piperarc.mail.words import words as folded_words
 from piperarc.model import MARK_END, MARK_START, IndexText, SearchQuery, SearchTerm
 
 # Private-use characters: parse keeps them out of mail's text, and the word pattern
@@ -42,7 +44,6 @@ from piperarc.model import MARK_END, MARK_START, IndexText, SearchQuery, SearchT
 FILE_MARK, FACET_MARK, SUBJECT_MARK, SENDER_MARK = "\ue010", "\ue011", "\ue013", "\ue014"
 PAIR_MARK = "\ue015"
 NOTHING = "\ue012"  # a lexeme no message has: a term without words matches nothing
-_WORD = re.compile(r"[^\W_]+")
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this (later ones are clamped)
 MAX_WORD = 255  # longer "words" (base64 runs) are left out: a lexeme holds 2 KB at most
 MAX_VECTOR_CHARS = 800_000  # a tsvector holds 1 MB; a huge message is indexed in part
@@ -56,18 +57,9 @@ RANK_WEIGHTS = "{0.005, 0.03, 0.3, 1.0}"
 RANK_NORMALIZATION = 1
 
 
-def _fold(text: str) -> str:
-    """Lower case without diacritics, as unicode61 with remove_diacritics."""
-    text = text.lower()
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-
-
 def words(text: str) -> list[str]:
     """The words of `text` as the index keeps them."""
-    return [w for w in _WORD.findall(_fold(text)) if len(w) <= MAX_WORD]
+    return [w for w in folded_words(text) if len(w) <= MAX_WORD]
 
 
 def _quote(lexeme: str) -> str:
@@ -237,13 +229,13 @@ def rank_query(query: SearchQuery) -> str:
 
 
 def _fold_in_place(text: str) -> str:
-    """`_fold` that keeps every character's offset, so words found in the folded text
+    """`fold` that keeps every character's offset, so words found in the folded text
     point into the original (a character that folds to more or less than one keeps
     a one-character form)."""
 
     def one(found: re.Match[str]) -> str:
         ch = found.group()
-        folded = _fold(ch)
+        folded = fold(ch)
         if len(folded) == 1:
             return folded
         return ch.lower()[:1] or ch

@@ -4,6 +4,7 @@ among the newest matches, and whether that index is missing or behind."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from piperarc.errors import QueryError, StoreError
@@ -14,6 +15,7 @@ from piperarc.model import (
     SearchQuery,
     SearchTerm,
 )
+from piperarc.store.base import SearchText
 from piperarc.store.sqlite.connection import Connected
 from piperarc.store.sqlite.schema import IN_MEMORY, MOVED_INDEX
 
@@ -126,6 +128,23 @@ class Search(Connected):
                 raise QueryError(f"cannot search for that: {err}") from err
             raise StoreError(f"cannot search: {err}", self.path) from err
         return total, [_hit(found[i]) for i in ids if i in found], True
+
+    def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
+        db = self._searching()
+        list_id = self._list_id(list_name)
+        found: list[tuple[int, SearchText]] = []
+        for start in range(0, len(nums), 500):
+            chunk = nums[start : start + 500]
+            found += [
+                (row[0], row[1:])
+                for row in db.execute(
+                    "SELECT m.num, s.subject, s.sender, s.body, s.quoted, s.files, s.facets "
+                    "FROM messages m JOIN search_index s ON s.rowid = m.id "
+                    f"WHERE m.list_id = ? AND m.num IN ({','.join('?' * len(chunk))})",
+                    (list_id, *chunk),
+                )
+            ]
+        return found
 
     def index_warning(self) -> str | None:
         if str(self.path) == IN_MEMORY:

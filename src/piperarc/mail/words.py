@@ -1,0 +1,35 @@
+"""Words as the search index cuts them, in Python: SQLite FTS5's `unicode61` tokenizer with
+`remove_diacritics` (letters and digits, lower case, diacritics removed). The PostgreSQL
+store writes its vectors with it and the static site's index is made with it, so that every
+search finds the same words; the browser's half is in render/static/search.js."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as unicode61 with remove_diacritics."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, in order, as the index keeps them."""
+    return WORD.findall(fold(text))
+
+
+def split_quoted(body_text: str) -> tuple[str, str]:
+    """A message's text as (its sender's own lines, the quoted lines "> ..."): the index
+    keeps them apart and ranks quoted words lower."""
+    own: list[str] = []
+    quoted: list[str] = []
+    for line in body_text.splitlines():
+        (quoted if line.lstrip().startswith(">") else own).append(line)
+    return "\n".join(own), "\n".join(quoted)

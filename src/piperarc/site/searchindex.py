@@ -1,0 +1,443 @@
+"""The static site's search index, written by piperarc itself (search.html reads it with
+render/static/search.js): made in bounded memory, in time linear in the mail, and brought
+up to date by live delivery one message at a time. docs/architecture.md says why it
+replaced Pagefind.
+
+What it holds is what the server's index holds (store.search_texts: subject, sender, own
+lines, quoted lines, file names, facets), cut into words as SQLite's FTS5 cuts them
+(mail/words.py), so the same query finds the same messages in the browser and on the
+server. Layout, under search-index/ (every file gzipped JSON, read in the browser through
+DecompressionStream):
+
+    index.json.gz   {"version", "docs": how many, "chunk": docs a file, "shards":
+                    [[first word, file name], ...] sorted by word, "through": {list: last
+                    number indexed}}
+    w/NAME.json.gz  one shard: {word: [last doc, postings]} for the words from its first
+                    word up to the next shard's
+    d/K.json.gz     docs K*chunk ... K*chunk+chunk-1: [url, list, subject, sender, date,
+                    excerpt] each, subject and sender disguised as the list asks
+
+Docs are numbered by date across the site's lists (live mail takes the next numbers), so
+the highest numbers are the newest messages. A word's postings are its docs in rising
+order, ";" between them, each "DELTA:" (from the doc before) then its positions column by
+column, a letter and the word offsets in that column: s subject, f sender, b own lines,
+q quoted lines, a file names, x facets. "12:b5,17q2" is doc +12, body words 5 and 17,
+quoted word 2. A phrase is found from the positions; a column from its letter.
+
+The build cuts the site's docs into tasks of whole doc files, turns each into postings in
+a worker (both cores), writes each task's postings sorted by word to a run file, then
+merges the runs word by word into shards of about SHARD_CHARS characters: memory holds a
+task and one word at a time, whatever the size of the archive.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import gzip
+import heapq
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from piperarc import urls
+from piperarc.config import ListConfig
+from piperarc.mail.words import WORD, fold
+from piperarc.model import Summary
+from piperarc.render.text import iso_date, obfuscate, sender
+from piperarc.store import Store, open_store
+
+VERSION = 1
+CHUNK = 256  # docs per doc file
+TASK_FILES = 8  # doc files per task (2,048 docs)
+SHARD_CHARS = 192_000  # postings characters per shard (about 40 KB gzipped)
+GZIP_LEVEL = 6
+COLUMNS = "sfbqax"  # subject, sender, body, quoted, files, facets
+EXCERPT = 200  # characters of a message's own text shown with a result
+
+# One doc as a task carries it: (doc number, list, num, key, subject, from_name,
+# from_addr, date_utc).
+DocRow = tuple[int, str, int, str, str, str, str, int]
+# A word's postings from one task or shard: (first doc, last doc, entries), the first
+# entry's delta counted from doc 0.
+Postings = tuple[int, int, str]
+
+
+@dataclass(slots=True)
+class IndexReport:
+    docs: int = 0
+    words: int = 0
+    shards: int = 0
+    files: int = 0
+
+
+# Paths inside the index's folder (urls.search_index_folder()).
+ROOT = "index.json.gz"
+
+
+def _shard_path(name: str) -> str:
+    return f"w/{name}.json.gz"
+
+
+def _doc_path(number: int) -> str:
+    return f"d/{number}.json.gz"
+
+
+def _packed(value: Any) -> bytes:
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def _unpacked(path: Path) -> Any:
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def _write(folder: Path, path: str, data: bytes) -> None:
+    target = folder / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    tmp.write_bytes(data)
+    tmp.replace(target)
+
+
+# -- a task: docs → postings --------------------------------------------------------------
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text[: EXCERPT * 4].split())
+    if len(flat) <= EXCERPT:
+        return flat
+    cut = flat.rfind(" ", 0, EXCERPT)
+    return flat[: cut if cut > EXCERPT // 2 else EXCERPT] + " …"
+
+
+def index_docs(
+    store: Store, lists: dict[str, ListConfig], rows: Sequence[DocRow]
+) -> tuple[dict[str, Postings], list[list[str]]]:
+    """The postings of `rows` (docs in rising order) by word, and each doc's entry for
+    its doc file. A doc the store no longer holds (removed meanwhile) gets an entry with
+    no words: nothing finds it."""
+    by_list: dict[str, list[int]] = {}
+    for row in rows:
+        by_list.setdefault(row[1], []).append(row[2])
+    texts = {
+        (name, num): text
+        for name, nums in by_list.items()
+        for num, text in store.search_texts(name, nums)
+    }
+    words: dict[str, list[Any]] = {}  # word -> [first doc, last doc, [entries]]
+    metas: list[list[str]] = []
+    findall = WORD.findall
+    for doc, name, num, key, subject, from_name, from_addr, date_utc in rows:
+        mode = lists[name].obfuscate
+        text = texts.get((name, num))
+        metas.append(
+            [
+                urls.message(name, key),
+                name,
+                obfuscate(subject, mode),
+                sender(from_name, from_addr, mode),
+                iso_date(date_utc)[:10],
+                obfuscate(_excerpt(text[2]), mode) if text else "",
+            ]
+        )
+        if text is None:
+            continue
+        seen: dict[str, list[str]] = {}
+        for letter, column in zip(COLUMNS, text, strict=True):
+            if not column:
+                continue
+            offsets: dict[str, list[str]] = {}
+            for at, word in enumerate(findall(fold(column))):
+                found = offsets.get(word)
+                if found is None:
+                    offsets[word] = [str(at)]
+                else:
+                    found.append(str(at))
+            for word, found in offsets.items():
+                group = letter + ",".join(found)
+                parts = seen.get(word)
+                if parts is None:
+                    seen[word] = [group]
+                else:
+                    parts.append(group)
+        for word, parts in seen.items():
+            held = words.get(word)
+            if held is None:
+                words[word] = [doc, doc, [f"{doc}:{''.join(parts)}"]]
+            else:
+                held[2].append(f"{doc - held[1]}:{''.join(parts)}")
+                held[1] = doc
+    return {w: (h[0], h[1], ";".join(h[2])) for w, h in words.items()}, metas
+
+
+def _joined(before: Postings | None, after: Postings) -> Postings:
+    """Postings of later docs appended to a word's earlier ones."""
+    if before is None:
+        return after
+    first, last, entries = before
+    delta, _, rest = after[2].partition(":")
+    return first, after[1], f"{entries};{int(delta) - last}:{rest}"
+
+
+# -- the build ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    database: Path | str
+    lists: dict[str, ListConfig]
+
+
+_job: _Job | None = None
+_store: Store | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _job, _store
+    _job, _store = job, open_store(job.database, readonly=True)
+
+
+def _task_in_worker(rows: list[DocRow]) -> tuple[list[tuple[str, Postings]], list[list[str]]]:
+    assert _job is not None and _store is not None
+    words, metas = index_docs(_store, _job.lists, rows)
+    return sorted(words.items()), metas
+
+
+def doc_rows(summaries: Iterable[tuple[str, Summary]], start: int = 0) -> list[DocRow]:
+    """The docs of these (list, summary) pairs, numbered from `start` by date."""
+    ordered = sorted(summaries, key=lambda p: (p[1].date_utc, p[0], p[1].num))
+    return [
+        (start + i, name, s.num, s.key, s.subject, s.from_name, s.from_addr, s.date_utc)
+        for i, (name, s) in enumerate(ordered)
+    ]
+
+
+def build(
+    out: Path,
+    database: Path | str,
+    lists: Sequence[ListConfig],
+    summaries: dict[str, Sequence[Summary]],
+    jobs: int,
+) -> IndexReport:
+    """Write the search index of `lists` (their summaries given) under `out`, replacing
+    any earlier one whole (written beside it, then swapped in)."""
+    report = IndexReport()
+    rows = doc_rows((name, s) for name, items in summaries.items() for s in items)
+    report.docs = len(rows)
+    size = CHUNK * TASK_FILES
+    tasks = [rows[i : i + size] for i in range(0, len(rows), size)]
+    final = out / urls.search_index_folder()
+    fresh = out / f".{urls.search_index_folder()}.{os.getpid()}.tmp"
+    shutil.rmtree(fresh, ignore_errors=True)
+    job = _Job(database, {lst.name: lst for lst in lists})
+    with tempfile.TemporaryDirectory(prefix="piperarc-index-") as scratch:
+        runs: list[Path] = []
+
+        def take(number: int, words: list[tuple[str, Postings]], metas: list[list[str]]) -> None:
+            run = Path(scratch) / f"{number}.run"
+            with run.open("w", encoding="utf-8") as fh:
+                fh.writelines(f"{w}\t{p[0]}\t{p[1]}\t{p[2]}\n" for w, p in words)
+            runs.append(run)
+            first = number * TASK_FILES
+            for k in range(0, len(metas), CHUNK):
+                _write(fresh, _doc_path(first + k // CHUNK), _packed(metas[k : k + CHUNK]))
+                report.files += 1
+
+        if jobs > 1 and len(tasks) > 1:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
+                for number, (words, metas) in enumerate(pool.imap(_task_in_worker, tasks)):
+                    take(number, words, metas)
+        else:
+            _init_worker(job)
+            try:
+                for number, task in enumerate(tasks):
+                    take(number, *_task_in_worker(task))
+            finally:
+                _close_worker()
+        shards = _write_shards(fresh, _merged(runs), report)
+    through = {name: max((s.num for s in items), default=0) for name, items in summaries.items()}
+    root = {
+        "version": VERSION,
+        "docs": len(rows),
+        "chunk": CHUNK,
+        "shards": shards,
+        "through": through,
+    }
+    _write(fresh, ROOT, _packed(root))
+    report.files += 1
+    old = out / f".{urls.search_index_folder()}.{os.getpid()}.old"
+    if final.exists():
+        final.rename(old)
+    fresh.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return report
+
+
+def _close_worker() -> None:
+    global _job, _store
+    if _store is not None:
+        _store.close()
+    _job = _store = None
+
+
+def _read_run(path: Path) -> Iterator[tuple[str, Postings]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            word, first, last, entries = line.rstrip("\n").split("\t")
+            yield word, (int(first), int(last), entries)
+
+
+def _merged(runs: Sequence[Path]) -> Iterator[tuple[str, Postings]]:
+    """Every word of the runs once, in order, its postings joined in the runs' order (the
+    runs hold rising docs)."""
+    streams = [((word, i, p) for word, p in _read_run(run)) for i, run in enumerate(runs)]
+    word: str | None = None
+    held: Postings | None = None
+    for found, _, postings in heapq.merge(*streams):
+        if found != word:
+            if word is not None and held is not None:
+                yield word, held
+            word, held = found, None
+        held = _joined(held, postings)
+    if word is not None and held is not None:
+        yield word, held
+
+
+def _write_shards(
+    folder: Path, words: Iterable[tuple[str, Postings]], report: IndexReport
+) -> list[list[str]]:
+    shards: list[list[str]] = []
+    shard: dict[str, list[Any]] = {}
+    chars = 0
+
+    def flush() -> None:
+        nonlocal shard, chars
+        name = str(len(shards))
+        shards.append([next(iter(shard)), name])
+        _write(folder, _shard_path(name), _packed(shard))
+        report.files += 1
+        shard, chars = {}, 0
+
+    for word, (_, last, entries) in words:
+        shard[word] = [last, entries]
+        chars += len(entries) + len(word)
+        report.words += 1
+        if chars >= SHARD_CHARS:
+            flush()
+    if shard:
+        flush()
+    if shards:
+        shards[0][0] = ""  # the first shard holds every word before the second's
+    report.shards = len(shards)
+    return shards
+
+
+# -- live delivery: new docs appended -----------------------------------------------------
+
+
+def has_index(out: Path) -> bool:
+    return (out / urls.search_index_folder() / ROOT).is_file()
+
+
+def add(
+    out: Path, store: Store, lst: ListConfig, new: Sequence[Summary], lists: dict[str, ListConfig]
+) -> int:
+    """Add the messages of `new` the index does not hold yet (numbered past what it holds
+    of their list) as the next docs: their doc file(s) and the shards of their words are
+    written again, nothing else. Returns how many were added."""
+    folder = out / urls.search_index_folder()
+    root = _unpacked(folder / ROOT)
+    through = root["through"].get(lst.name, 0)
+    fresh = sorted((s for s in new if s.num > through), key=lambda s: s.num)
+    if not fresh:
+        return 0
+    start = root["docs"]
+    rows = [
+        (start + i, lst.name, s.num, s.key, s.subject, s.from_name, s.from_addr, s.date_utc)
+        for i, s in enumerate(fresh)
+    ]
+    words, metas = index_docs(store, lists, rows)
+    _append_docs(folder, root, start, metas)
+    root["shards"] = _add_words(folder, root["shards"], words)
+    root["docs"] = start + len(rows)
+    root["through"][lst.name] = fresh[-1].num
+    _write(folder, ROOT, _packed(root))  # last: readers see the docs and words first
+    return len(rows)
+
+
+def _append_docs(folder: Path, root: dict[str, Any], start: int, metas: list[list[str]]) -> None:
+    chunk = root["chunk"]
+    number, at = divmod(start, chunk)
+    held: list[list[str]] = []
+    if at:
+        with contextlib.suppress(OSError, ValueError):
+            held = _unpacked(folder / _doc_path(number))[:at]
+    pending = held + metas
+    while pending:
+        _write(folder, _doc_path(number), _packed(pending[:chunk]))
+        pending = pending[chunk:]
+        number += 1
+
+
+def _add_words(
+    folder: Path, shards: list[list[str]], words: dict[str, Postings]
+) -> list[list[str]]:
+    firsts = [first for first, _ in shards]
+    touched: dict[int, list[str]] = {}
+    for word in words:
+        touched.setdefault(max(0, bisect.bisect_right(firsts, word) - 1), []).append(word)
+    result: list[list[str]] = []
+    names = {name for _, name in shards}
+    for i, (first, name) in enumerate(shards):
+        if i not in touched:
+            result.append([first, name])
+            continue
+        path = folder / _shard_path(name)
+        shard: dict[str, list[Any]] = _unpacked(path) if path.is_file() else {}
+        for word in touched[i]:
+            held = shard.get(word)
+            before = (0, held[0], held[1]) if held else None
+            _, last, entries = _joined(before, words[word])
+            shard[word] = [last, entries]
+        parts = _split(shard)
+        for k, part in enumerate(parts):
+            part_name = name if k == 0 else _new_name(names)
+            _write(folder, _shard_path(part_name), _packed(part))
+            result.append([first if k == 0 else next(iter(part)), part_name])
+    if not shards and words:  # an empty index's first words
+        result.append(["", "0"])
+        _write(folder, _shard_path("0"), _packed({w: [p[1], p[2]] for w, p in words.items()}))
+    return result
+
+
+def _split(shard: dict[str, list[Any]]) -> list[dict[str, list[Any]]]:
+    """A shard grown past twice its size, cut into parts of about SHARD_CHARS, in order."""
+    size = sum(len(w) + len(v[1]) for w, v in shard.items())
+    ordered = dict(sorted(shard.items()))
+    if size < 2 * SHARD_CHARS:
+        return [ordered]
+    parts: list[dict[str, list[Any]]] = [{}]
+    chars = 0
+    for word, value in ordered.items():
+        if chars >= SHARD_CHARS:
+            parts.append({})
+            chars = 0
+        parts[-1][word] = value
+        chars += len(word) + len(value[1])
+    return parts
+
+
+def _new_name(names: set[str]) -> str:
+    number = len(names)
+    while str(number) in names:
+        number += 1
+    names.add(str(number))
+    return str(number)
