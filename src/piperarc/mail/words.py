@@ -11,13 +11,24 @@ import unicodedata
 WORD = re.compile(r"[^\W_]+")
 
 
+# Combining marks (category Mn) mapped to None, for str.translate; other characters
+# outside ASCII to themselves. Filled as characters are met (Unicode has 1.1 million).
+_MARKS: dict[int, int | None] = {}
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, as unicode61 with remove_diacritics."""
     text = text.lower()
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    for ch in set(decomposed) - _ASCII:
+        if ord(ch) not in _MARKS:
+            _MARKS[ord(ch)] = None if unicodedata.category(ch) == "Mn" else ord(ch)
+    return decomposed.translate(_MARKS)
+
+
+_ASCII = frozenset(map(chr, range(128)))
 
 
 def words(text: str) -> list[str]:

@@ -43,6 +43,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ VERSION = 1
 CHUNK = 256  # docs per doc file
 TASK_FILES = 8  # doc files per task (2,048 docs)
 SHARD_CHARS = 192_000  # postings characters per shard (about 40 KB gzipped)
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1  # 11.6 MB for linux-man in 0.2 s; level 6: 10.2 MB in 1.4 s
 COLUMNS = "sfbqax"  # subject, sender, body, quoted, files, facets
 EXCERPT = 200  # characters of a message's own text shown with a result
 
@@ -151,17 +152,14 @@ def index_docs(
             continue
         seen: dict[str, list[str]] = {}
         for letter, column in zip(COLUMNS, text, strict=True):
-            if not column:
+            found = findall(fold(column)) if column else None
+            if not found:
                 continue
-            offsets: dict[str, list[str]] = {}
-            for at, word in enumerate(findall(fold(column))):
-                found = offsets.get(word)
-                if found is None:
-                    offsets[word] = [str(at)]
-                else:
-                    found.append(str(at))
-            for word, found in offsets.items():
-                group = letter + ",".join(found)
+            # Offsets grouped by word with C-level loops (a sort, groupby, join): a Python
+            # step per distinct word of the column, not per word written.
+            at = found.__getitem__
+            for word, offsets in groupby(sorted(range(len(found)), key=at), at):
+                group = letter + ",".join(map(str, offsets))
                 parts = seen.get(word)
                 if parts is None:
                     seen[word] = [group]
