@@ -179,6 +179,15 @@ def test_a_query_the_language_cannot_read_says_what_to_write(page: Page, site: S
     assert _status(page) == 'a phrase is missing its closing quote (")'
 
 
+def test_search_html_opened_from_disk_says_it_needs_http(page: Page, site: Site) -> None:
+    # Chromium runs no script of a page opened from disk under its CSP ('self' is no
+    # origin there); the page itself says why nothing is found, script or not.
+    page.goto((site.root / "search.html").as_uri() + "?q=Apollo")
+    page.wait_for_load_state()
+    assert "needs the pages served over HTTP" in page.locator("main").inner_text()
+    assert page.locator("#search-results li").count() == 0
+
+
 def test_more_results_come_twenty_at_a_time(page: Page, site: Site) -> None:
     page.goto(site.url("search.html?q=salon"))
     total = int(_status(page).split()[0])

@@ -166,14 +166,14 @@ def test_workers_and_one_process_write_the_same_index(
     config = configlib.load(built.parent)
     store = open_store(config.database, readonly=True)
     try:
-        summaries = {"salon": store.summaries("salon")}
+        docs = searchindex.docs_of("salon", store.summaries("salon"))
     finally:
         store.close()
     written = []
     for jobs in (1, 2):
         out = tmp_path / f"jobs-{jobs}"
-        report = searchindex.build(out, config.database, config.lists, summaries, jobs=jobs)
-        assert report.docs == len(summaries["salon"]) and report.shards > 3
+        report = searchindex.build(out, config.database, config.lists, list(docs), jobs=jobs)
+        assert report.docs == len(docs) and report.shards > 3
         written.append(_files(out / "search-index"))
     assert written[0] == written[1]
     assert Reader(tmp_path / "jobs-2").urls_with("apollo") == Reader(built).urls_with("apollo")
@@ -223,12 +223,12 @@ def test_a_shard_grown_past_twice_its_size_is_split_in_order(
     config = configlib.load(built.parent)
     store = open_store(config.database, readonly=True)
     try:
-        summaries = {"salon": store.summaries("salon")}
+        docs = searchindex.docs_of("salon", store.summaries("salon"))
     finally:
         store.close()
     # The whole index in one shard; then, shards of 2,000 characters, a message arrives.
     monkeypatch.setattr(searchindex, "SHARD_CHARS", 10**9)
-    searchindex.build(built, config.database, config.lists, summaries, jobs=1)
+    searchindex.build(built, config.database, config.lists, docs, jobs=1)
     words = Reader(built).every_word()
     assert len(Reader(built).root["shards"]) == 1
     monkeypatch.setattr(searchindex, "SHARD_CHARS", 2000)

@@ -246,6 +246,8 @@ def build(
     others = config.scoped(private=not private)
     config = config.scoped(private=private)
     jobs = jobs or os.cpu_count() or 1
+    if search_index and jobs > 1:
+        searchindex.start_workers()
     out.mkdir(parents=True, exist_ok=True)
     writer = Writer(out)
     pages = Pages(config.title)
@@ -257,7 +259,7 @@ def build(
     stored = set(store.list_names())
     home_entries: list[dict[str, Any]] = []
     moved: list[redirects.Moved] = []
-    indexed: dict[str, Sequence[Summary]] = {}  # what the search index will hold
+    indexed: list[searchindex.Doc] = []  # what the search index will hold
     try:
         withdrawn = _withdraw(out, store, others, stored, redirects.site_names(config))
         if withdrawn and not search_index:
@@ -268,7 +270,7 @@ def build(
             home_entries.append(home_entry(lst, stats))  # the home shows every list
             if list_names and lst.name not in list_names:
                 if search_index and stats is not None and stats.messages:
-                    indexed[lst.name] = store.summaries(lst.name)
+                    indexed += searchindex.docs_of(lst.name, store.summaries(lst.name))
                 continue
             if stats is None or not stats.messages:
                 writer.write(urls.list_home(lst.name), pages.list_home(lst, None, None))
@@ -279,9 +281,10 @@ def build(
             report.lists.append(lst.name)
             plan = _build_list(config, store, lst, out, writer, pages, jobs, report)
             if search_index:
-                indexed[lst.name] = list(plan.by_num.values())
+                indexed += searchindex.docs_of(lst.name, plan.by_num.values())
             moved += redirects.old_links(store, lst)
             moved += redirects.hyperkitty_links(config, lst, plan)
+            del plan  # the summaries, their references and orders: not held past the list
         writer.write(urls.home(), pages.home(home_entries))
         writer.write(urls.search_help(), pages.search_help())
         report.pages += 3  # the home, search.html and its help

@@ -44,6 +44,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,9 @@ GZIP_LEVEL = 1  # 11.6 MB for linux-man in 0.2 s; level 6: 10.2 MB in 1.4 s
 COLUMNS = "sfbqax"  # subject, sender, body, quoted, files, facets
 EXCERPT = 200  # characters of a message's own text shown with a result
 
-# One doc as a task carries it: (doc number, list, num, key, subject, from_name,
-# from_addr, date_utc).
-DocRow = tuple[int, str, int, str, str, str, str, int]
+# One message as the index takes it, ordered by date: (date_utc, list, num, key, subject,
+# from_name, from_addr). Small tuples, not Summary objects: a build holds every message's.
+Doc = tuple[int, str, int, str, str, str, str]
 # A word's postings from one task or shard: (first doc, last doc, entries), the first
 # entry's delta counted from doc 0.
 Postings = tuple[int, int, str]
@@ -118,14 +119,21 @@ def _excerpt(text: str) -> str:
     return flat[: cut if cut > EXCERPT // 2 else EXCERPT] + " …"
 
 
+def docs_of(list_name: str, summaries: Iterable[Summary]) -> list[Doc]:
+    return [
+        (s.date_utc, list_name, s.num, s.key, s.subject, s.from_name, s.from_addr)
+        for s in summaries
+    ]
+
+
 def index_docs(
-    store: Store, lists: dict[str, ListConfig], rows: Sequence[DocRow]
+    store: Store, lists: dict[str, ListConfig], first: int, docs: Sequence[Doc]
 ) -> tuple[dict[str, Postings], list[list[str]]]:
-    """The postings of `rows` (docs in rising order) by word, and each doc's entry for
+    """The postings of `docs`, numbered from `first`, by word, and each doc's entry for
     its doc file. A doc the store no longer holds (removed meanwhile) gets an entry with
     no words: nothing finds it."""
     by_list: dict[str, list[int]] = {}
-    for row in rows:
+    for row in docs:
         by_list.setdefault(row[1], []).append(row[2])
     texts = {
         (name, num): text
@@ -135,7 +143,7 @@ def index_docs(
     words: dict[str, list[Any]] = {}  # word -> [first doc, last doc, [entries]]
     metas: list[list[str]] = []
     findall = WORD.findall
-    for doc, name, num, key, subject, from_name, from_addr, date_utc in rows:
+    for doc, (date_utc, name, num, key, subject, from_name, from_addr) in enumerate(docs, first):
         mode = lists[name].obfuscate
         text = texts.get((name, num))
         metas.append(
@@ -202,35 +210,24 @@ def _init_worker(job: _Job) -> None:
     _job, _store = job, open_store(job.database, readonly=True)
 
 
-def _task_in_worker(rows: list[DocRow]) -> tuple[list[tuple[str, Postings]], list[list[str]]]:
+def _task_in_worker(
+    task: tuple[int, list[Doc]],
+) -> tuple[list[tuple[str, Postings]], list[list[str]]]:
     assert _job is not None and _store is not None
-    words, metas = index_docs(_store, _job.lists, rows)
+    words, metas = index_docs(_store, _job.lists, *task)
     return sorted(words.items()), metas
 
 
-def doc_rows(summaries: Iterable[tuple[str, Summary]], start: int = 0) -> list[DocRow]:
-    """The docs of these (list, summary) pairs, numbered from `start` by date."""
-    ordered = sorted(summaries, key=lambda p: (p[1].date_utc, p[0], p[1].num))
-    return [
-        (start + i, name, s.num, s.key, s.subject, s.from_name, s.from_addr, s.date_utc)
-        for i, (name, s) in enumerate(ordered)
-    ]
-
-
 def build(
-    out: Path,
-    database: Path | str,
-    lists: Sequence[ListConfig],
-    summaries: dict[str, Sequence[Summary]],
-    jobs: int,
+    out: Path, database: Path | str, lists: Sequence[ListConfig], docs: list[Doc], jobs: int
 ) -> IndexReport:
-    """Write the search index of `lists` (their summaries given) under `out`, replacing
-    any earlier one whole (written beside it, then swapped in)."""
+    """Write the search index of `docs` (of `lists`; sorted here, by date) under `out`,
+    replacing any earlier one whole (written beside it, then swapped in)."""
     report = IndexReport()
-    rows = doc_rows((name, s) for name, items in summaries.items() for s in items)
-    report.docs = len(rows)
+    docs.sort()
+    report.docs = len(docs)
     size = CHUNK * TASK_FILES
-    tasks = [rows[i : i + size] for i in range(0, len(rows), size)]
+    tasks = [(i, docs[i : i + size]) for i in range(0, len(docs), size)]
     final = out / urls.search_index_folder()
     fresh = out / f".{urls.search_index_folder()}.{os.getpid()}.tmp"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -249,8 +246,7 @@ def build(
                 report.files += 1
 
         if jobs > 1 and len(tasks) > 1:
-            context = multiprocessing.get_context("fork")
-            with context.Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
+            with _workers().Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
                 for number, (words, metas) in enumerate(pool.imap(_task_in_worker, tasks)):
                     take(number, words, metas)
         else:
@@ -261,10 +257,12 @@ def build(
             finally:
                 _close_worker()
         shards = _write_shards(fresh, _merged(runs), report)
-    through = {name: max((s.num for s in items), default=0) for name, items in summaries.items()}
+    through: dict[str, int] = {}
+    for _, name, num, *_ in docs:
+        through[name] = max(num, through.get(name, 0))
     root = {
         "version": VERSION,
-        "docs": len(rows),
+        "docs": len(docs),
         "chunk": CHUNK,
         "shards": shards,
         "through": through,
@@ -277,6 +275,23 @@ def build(
     fresh.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     return report
+
+
+def _workers() -> multiprocessing.context.ForkServerContext:
+    """Workers forked from a small fork server, not from the build: a fork of the build
+    counts every page the build holds (at 100,000 messages, their summaries) in each
+    worker's resident set, which took them to 299 MB. The server imports the program once
+    ("__main__", this module), so a worker starts at once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
+
+
+def start_workers() -> None:
+    """Start the fork server now: it imports the program while the pages are written,
+    not when the index is made."""
+    _workers()
+    forkserver.ensure_running()
 
 
 def _close_worker() -> None:
@@ -358,17 +373,13 @@ def add(
     if not fresh:
         return 0
     start = root["docs"]
-    rows = [
-        (start + i, lst.name, s.num, s.key, s.subject, s.from_name, s.from_addr, s.date_utc)
-        for i, s in enumerate(fresh)
-    ]
-    words, metas = index_docs(store, lists, rows)
+    words, metas = index_docs(store, lists, start, docs_of(lst.name, fresh))
     _append_docs(folder, root, start, metas)
     root["shards"] = _add_words(folder, root["shards"], words)
-    root["docs"] = start + len(rows)
+    root["docs"] = start + len(fresh)
     root["through"][lst.name] = fresh[-1].num
     _write(folder, ROOT, _packed(root))  # last: readers see the docs and words first
-    return len(rows)
+    return len(fresh)
 
 
 def _append_docs(folder: Path, root: dict[str, Any], start: int, metas: list[list[str]]) -> None:

@@ -345,8 +345,11 @@
       into.textContent = text;
       return;
     }
-    const escaped = marks.map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${escaped.join("|")})`, "giu");
+    // Whole words (a word* term: any word it starts), as the index found them.
+    const escaped = marks.map(
+      (m) => m.word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + (m.prefix ? "[\\p{L}\\p{N}]*" : ""),
+    );
+    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${escaped.join("|")})(?![\\p{L}\\p{N}])`, "giu");
     let at = 0;
     for (const found of text.matchAll(pattern)) {
       into.append(text.slice(at, found.index));
@@ -370,13 +373,25 @@
     document.getElementById("static-q").value = text;
     document.getElementById("static-list").value = list;
     if (!text.trim()) return;
+    if (window.location.protocol === "file:") {
+      // A page opened from disk may not fetch files beside it: say so, not "failed".
+      status.className = "error";
+      status.textContent =
+        "Searching needs the archive served over HTTP: a browser does not let a page opened " +
+        "from disk read the search index. Serve the site's folder (python3 -m http.server " +
+        "there will do) and open search.html from it.";
+      return;
+    }
     const index = new Index(form.dataset.index);
     const root = form.dataset.root;
     status.textContent = "Searching…";
     try {
       const query = parseQuery(text, list ? [list] : []);
       const found = await run(index, query);
-      const marks = query.groups.flat().filter((t) => t.field !== "facets").flatMap((t) => t.tokens);
+      const marks = query.groups
+        .flat()
+        .filter((t) => t.field !== "facets")
+        .flatMap((t) => t.tokens.map((word, i) => ({ word, prefix: t.prefix && i === t.tokens.length - 1 })));
       let shown = 0;
       const more = async () => {
         const page = found.slice(shown, shown + PER_PAGE);
