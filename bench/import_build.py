@@ -7,7 +7,8 @@ temporary folder and runs each tool as separate processes, taking turns (piperar
 Hypermail, MHonArc, piperarc, ...) so that a load coming or going weighs on all alike;
 each is timed wall-clock and the memory of its whole process tree (the build forks
 workers) sampled every 50 ms from /proc. Decompression happens once, before anything is
-timed (piperarc reads the compressed file unless --plain: its decompression is counted).
+timed: every tool reads the same plain mbox (Hypermail and MHonArc read no other);
+--compressed has piperarc read the compressed file instead, its decompression counted.
 
     .venv/bin/python bench/import_build.py                       # linux-man-10k (minutes)
     .venv/bin/python bench/import_build.py --mbox ../shared/corpus/lists/usrp-users-3k.mbox.xz
@@ -421,10 +422,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="passed to `piperarc build --jobs` (default: its own, the cores)",
     )
     parser.add_argument(
-        "--plain",
+        "--compressed",
         action="store_true",
-        help="give piperarc the decompressed mbox too (by default it reads "
-        "the --mbox file as given, decompressing it inside the timed import)",
+        help="give piperarc the --mbox file as given (compressed), decompressing it inside "
+        "the timed import; by default it reads the plain mbox the others read",
     )
     parser.add_argument(
         "--no-search-index",
@@ -535,7 +536,7 @@ def run_scale(args: argparse.Namespace, scale: int, tmp: Path) -> Scale:
         f"{time.perf_counter() - started:.1f}s, untimed)"
     )
     compressed = args.mbox.name.lower().endswith((".xz", ".gz", ".bz2"))
-    plain_only = args.plain or args.limit is not None or scale > 1 or not compressed
+    plain_only = not args.compressed or args.limit is not None or scale > 1 or not compressed
     feed = plain if plain_only else args.mbox
     print(
         f"piperarc reads {feed.name}"

@@ -188,6 +188,33 @@ def test_search_html_opened_from_disk_says_it_needs_http(page: Page, site: Site)
     assert page.locator("#search-results li").count() == 0
 
 
+class _GzipEncodingHandler(_QuietHandler):
+    """A server that says its .gz files are gzip-encoded (Apache's AddEncoding x-gzip .gz):
+    the browser unpacks them before the script sees them."""
+
+    def end_headers(self) -> None:
+        if self.path.split("?")[0].endswith(".gz"):
+            self.send_header("Content-Encoding", "gzip")
+        super().end_headers()
+
+
+def test_a_server_that_sends_gz_files_as_gzip_encoded_is_searched_as_well(
+    page: Page, site: Site
+) -> None:
+    handler = functools.partial(_GzipEncodingHandler, directory=str(site.root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search.html?q=Apollo")
+        assert _results(page)
+        assert re.match(r"\d+ messages? found", _status(page))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_more_results_come_twenty_at_a_time(page: Page, site: Site) -> None:
     page.goto(site.url("search.html?q=salon"))
     total = int(_status(page).split()[0])

@@ -183,7 +183,11 @@
           (async () => {
             const response = await fetch(this.base + path);
             if (!response.ok) throw new Error(`${path}: ${response.status}`);
-            const stream = response.body.pipeThrough(new DecompressionStream("gzip"));
+            const bytes = new Uint8Array(await response.arrayBuffer());
+            // A server that says "Content-Encoding: gzip" for .gz files has the browser
+            // unpack them already: gunzip only what still starts as gzip.
+            if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return JSON.parse(new TextDecoder().decode(bytes));
+            const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
             return JSON.parse(await new Response(stream).text());
           })(),
         );
