@@ -15,6 +15,7 @@ import http.server
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -188,6 +189,24 @@ def test_search_html_opened_from_disk_says_it_needs_http(page: Page, site: Site)
     assert page.locator("#search-results li").count() == 0
 
 
+@contextmanager
+def _served(
+    folder: Path, handler: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler
+) -> Iterator[Site]:
+    """`folder` served on a free local port while the block runs."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Site(folder, f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 class _GzipEncodingHandler(_QuietHandler):
     """A server that says its .gz files are gzip-encoded (Apache's AddEncoding x-gzip .gz):
     the browser unpacks them before the script sees them."""
@@ -201,18 +220,10 @@ class _GzipEncodingHandler(_QuietHandler):
 def test_a_server_that_sends_gz_files_as_gzip_encoded_is_searched_as_well(
     page: Page, site: Site
 ) -> None:
-    handler = functools.partial(_GzipEncodingHandler, directory=str(site.root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search.html?q=Apollo")
+    with _served(site.root, _GzipEncodingHandler) as encoding:
+        page.goto(encoding.url("search.html?q=Apollo"))
         assert _results(page)
         assert re.match(r"\d+ messages? found", _status(page))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_more_results_come_twenty_at_a_time(page: Page, site: Site) -> None:
@@ -241,16 +252,8 @@ def usrp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Path]
     ):
         result = cli(*command)
         assert result.exit_code == 0, result.output
-    handler = functools.partial(_QuietHandler, directory=str(root / "site"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(root / "site", f"http://127.0.0.1:{server.server_address[1]}/"), root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with _served(root / "site") as site:
+        yield site, root
 
 
 def _server_finds(archive: Path, query: str) -> tuple[int, set[str]]:

@@ -156,6 +156,16 @@ def test_a_build_takes_out_the_pagefind_folder_of_older_builds(run: Run, importe
     assert not (imported / "site" / "pagefind").exists()
 
 
+def _docs(site: Path) -> tuple[configlib.ArchiveConfig, list[searchindex.Doc]]:
+    """The settings of the archive that built `site`, and its messages as the index takes them."""
+    config = configlib.load(site.parent)
+    store = open_store(config.database, readonly=True)
+    try:
+        return config, searchindex.docs_of("salon", store.summaries("salon"))
+    finally:
+        store.close()
+
+
 def test_workers_and_one_process_write_the_same_index(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,12 +173,7 @@ def test_workers_and_one_process_write_the_same_index(
     monkeypatch.setattr(searchindex, "CHUNK", 4)
     monkeypatch.setattr(searchindex, "TASK_FILES", 2)
     monkeypatch.setattr(searchindex, "SHARD_CHARS", 1000)
-    config = configlib.load(built.parent)
-    store = open_store(config.database, readonly=True)
-    try:
-        docs = searchindex.docs_of("salon", store.summaries("salon"))
-    finally:
-        store.close()
+    config, docs = _docs(built)
     written = []
     for jobs in (1, 2):
         out = tmp_path / f"jobs-{jobs}"
@@ -220,12 +225,7 @@ def test_delivering_the_same_mail_again_adds_nothing(run: Run, built: Path) -> N
 def test_a_shard_grown_past_twice_its_size_is_split_in_order(
     run: Run, built: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = configlib.load(built.parent)
-    store = open_store(config.database, readonly=True)
-    try:
-        docs = searchindex.docs_of("salon", store.summaries("salon"))
-    finally:
-        store.close()
+    config, docs = _docs(built)
     # The whole index in one shard; then, shards of 2,000 characters, a message arrives.
     monkeypatch.setattr(searchindex, "SHARD_CHARS", 10**9)
     searchindex.build(built, config.database, config.lists, docs, jobs=1)
