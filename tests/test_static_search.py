@@ -35,6 +35,10 @@ The {NEW_WORD} is a leafhopper; nothing to do with engines.
 """.encode()
 
 
+def _utf16(text: str) -> bytes:
+    return text.encode("utf-16-be", "surrogatepass")
+
+
 def _read(path: Path) -> Any:
     return json.loads(gzip.decompress(path.read_bytes()))
 
@@ -47,9 +51,11 @@ class Reader:
         self.root = _read(self.folder / "index.json.gz")
 
     def shard_of(self, word: str) -> str:
+        """As search.js: the last shard whose first word is not after `word`, strings
+        compared as JavaScript compares them (UTF-16 code units)."""
         name = self.root["shards"][0][1]
         for first, shard in self.root["shards"]:
-            if first <= word:
+            if _utf16(first) <= _utf16(word):
                 name = shard
         return name
 
@@ -214,6 +220,27 @@ def test_live_mail_is_added_rewriting_only_the_files_its_words_are_in(
     assert changed - {"index.json.gz", f"d/{docs // 256}.json.gz"} <= shards
     assert {f"w/{reader.shard_of(w)}.json.gz" for w in (NEW_WORD, "leafhopper")} <= changed
     assert len(changed) < len(after)  # shards without its words are left as they were
+
+
+def test_words_past_u_ffff_are_found_where_the_browser_looks(
+    run: Run, imported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shard a word or two, so that a word filed by code point order would be looked for
+    # in the wrong shard: U+1D41B (a bold b) comes after U+FF41 (a fullwidth a) by code
+    # points, before it in UTF-16, the browser's order.
+    monkeypatch.setattr(searchindex, "SHARD_CHARS", 1)
+    bold, wide = "\U0001d41b\U0001d428\U0001d425\U0001d41d", "\uff57\uff49\uff44\uff45"
+    mail = NEW_MAIL.replace(b"leafhopper;", f"leafhopper; {bold} and {wide};".encode())
+    assert run("build", "--archive", imported).exit_code == 0
+    assert run("deliver", "--archive", imported, "--list", "salon", input=mail).exit_code == 0
+    built = imported / "site"
+    reader = Reader(built)
+    firsts = [first for first, _ in reader.root["shards"]]
+    assert firsts == sorted(firsts, key=_utf16)
+    for word in (bold, wide, NEW_WORD):
+        assert reader.urls_with(word) == _server_urls(imported, word) != set()
+    assert run("build", "--archive", imported).exit_code == 0  # and from a whole build
+    assert Reader(built).urls_with(bold) == _server_urls(imported, bold)
 
 
 def test_delivering_the_same_mail_again_adds_nothing(run: Run, built: Path) -> None:

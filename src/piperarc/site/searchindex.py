@@ -183,6 +183,13 @@ def index_docs(
     return {w: (h[0], h[1], ";".join(h[2])) for w, h in words.items()}, metas
 
 
+def in_order(word: str) -> bytes:
+    """A word's place in the index: the order of its UTF-16 code units, as the browser
+    compares strings (by code points a letter past U+FFFF, such as U+1D41B, a bold b,
+    comes after U+FF41, a fullwidth a; in UTF-16, before it)."""
+    return word.encode("utf-16-be", "surrogatepass")
+
+
 def _joined(before: Postings | None, after: Postings) -> Postings:
     """Postings of later docs appended to a word's earlier ones."""
     if before is None:
@@ -215,7 +222,7 @@ def _task_in_worker(
 ) -> tuple[list[tuple[str, Postings]], list[list[str]]]:
     assert _job is not None and _store is not None
     words, metas = index_docs(_store, _job.lists, *task)
-    return sorted(words.items()), metas
+    return sorted(words.items(), key=lambda item: in_order(item[0])), metas
 
 
 def build(
@@ -311,10 +318,12 @@ def _read_run(path: Path) -> Iterator[tuple[str, Postings]]:
 def _merged(runs: Sequence[Path]) -> Iterator[tuple[str, Postings]]:
     """Every word of the runs once, in order, its postings joined in the runs' order (the
     runs hold rising docs)."""
-    streams = [((word, i, p) for word, p in _read_run(run)) for i, run in enumerate(runs)]
+    streams = [
+        ((in_order(word), i, word, p) for word, p in _read_run(run)) for i, run in enumerate(runs)
+    ]
     word: str | None = None
     held: Postings | None = None
-    for found, _, postings in heapq.merge(*streams):
+    for _, _, found, postings in heapq.merge(*streams):
         if found != word:
             if word is not None and held is not None:
                 yield word, held
@@ -399,10 +408,10 @@ def _append_docs(folder: Path, root: dict[str, Any], start: int, metas: list[lis
 def _add_words(
     folder: Path, shards: list[list[str]], words: dict[str, Postings]
 ) -> list[list[str]]:
-    firsts = [first for first, _ in shards]
+    firsts = [in_order(first) for first, _ in shards]
     touched: dict[int, list[str]] = {}
     for word in words:
-        touched.setdefault(max(0, bisect.bisect_right(firsts, word) - 1), []).append(word)
+        touched.setdefault(max(0, bisect.bisect_right(firsts, in_order(word)) - 1), []).append(word)
     result: list[list[str]] = []
     names = {name for _, name in shards}
     for i, (first, name) in enumerate(shards):
@@ -430,7 +439,7 @@ def _add_words(
 def _split(shard: dict[str, list[Any]]) -> list[dict[str, list[Any]]]:
     """A shard grown past twice its size, cut into parts of about SHARD_CHARS, in order."""
     size = sum(len(w) + len(v[1]) for w, v in shard.items())
-    ordered = dict(sorted(shard.items()))
+    ordered = dict(sorted(shard.items(), key=lambda item: in_order(item[0])))
     if size < 2 * SHARD_CHARS:
         return [ordered]
     parts: list[dict[str, list[Any]]] = [{}]
