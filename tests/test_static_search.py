@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,27 @@ def test_no_search_index_skips_it_and_search_html_says_so(run: Run, imported: Pa
     page = (imported / "site" / "search.html").read_text(encoding="utf-8")
     assert "without a search index" in page
     assert "piperarc-search.js" not in page
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_index_that_cannot_be_made_is_one_warning_and_the_pages_stand(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    monkeypatch.setattr(searchindex, "CHUNK", 4)  # several tasks: workers with --jobs 2
+    monkeypatch.setattr(searchindex, "TASK_FILES", 1)
+    archive = tmp_path / "demo"
+    assert run("demo", archive).exit_code == 0
+    (archive / "archive-search.sqlite3").unlink()  # SQLite's search index file, lost
+    shutil.rmtree(archive / "site")
+    result = run("build", "--archive", archive, "--jobs", jobs)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "no search index:" in warnings[0]
+    assert "piperarc reindex" in warnings[0]
+    site = archive / "site"
+    assert (site / "salon" / "index.html").is_file()
+    assert "without a search index" in (site / "search.html").read_text(encoding="utf-8")
+    assert [p.name for p in site.iterdir() if "search-index" in p.name] == []
 
 
 def test_a_build_takes_out_the_pagefind_folder_of_older_builds(run: Run, imported: Path) -> None:

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
-from piperarc.errors import ConfigError
+from piperarc.errors import ConfigError, StoreError
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary
 from piperarc.pages import ListPlan, Pages, feed_document, home_entry
@@ -298,10 +298,14 @@ def build(
         store.close()
     if search_index:
         indexing = time.perf_counter()
-        report.search = searchindex.build(out, config.database, config.lists, indexed, jobs)
-        report.search_seconds = time.perf_counter() - indexing
-        # Pagefind's index, from builds before piperarc wrote its own: no page reads it.
-        shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
+        try:
+            report.search = searchindex.build(out, config.database, config.lists, indexed, jobs)
+        except StoreError as err:  # the pages stand; search.html says there is no index
+            report.warnings.append(f"no search index: {err}")
+        else:
+            report.search_seconds = time.perf_counter() - indexing
+            # Pagefind's index, from builds before piperarc wrote its own: nothing reads it.
+            shutil.rmtree(out / urls.pagefind_folder(), ignore_errors=True)
     # Written last: it searches only when an index is there (this build's, or an earlier
     # one kept by --no-search-index).
     writer.write(urls.search(), pages.static_search(searchindex.has_index(out)))

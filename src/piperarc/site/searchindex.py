@@ -239,6 +239,35 @@ def build(
     fresh = out / f".{urls.search_index_folder()}.{os.getpid()}.tmp"
     shutil.rmtree(fresh, ignore_errors=True)
     job = _Job(database, {lst.name: lst for lst in lists})
+    try:
+        shards = _made(fresh, job, tasks, jobs, report)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    through: dict[str, int] = {}
+    for _, name, num, *_ in docs:
+        through[name] = max(num, through.get(name, 0))
+    root = {
+        "version": VERSION,
+        "docs": len(docs),
+        "chunk": CHUNK,
+        "shards": shards,
+        "through": through,
+    }
+    _write(fresh, ROOT, _packed(root))
+    report.files += 1
+    old = out / f".{urls.search_index_folder()}.{os.getpid()}.old"
+    if final.exists():
+        final.rename(old)
+    fresh.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return report
+
+
+def _made(
+    fresh: Path, job: _Job, tasks: list[tuple[int, list[Doc]]], jobs: int, report: IndexReport
+) -> list[list[str]]:
+    """The doc files and shards of `tasks` written under `fresh`; the shards' list."""
     with tempfile.TemporaryDirectory(prefix="piperarc-index-") as scratch:
         runs: list[Path] = []
 
@@ -264,24 +293,7 @@ def build(
             finally:
                 _close_worker()
         shards = _write_shards(fresh, _merged(runs), report)
-    through: dict[str, int] = {}
-    for _, name, num, *_ in docs:
-        through[name] = max(num, through.get(name, 0))
-    root = {
-        "version": VERSION,
-        "docs": len(docs),
-        "chunk": CHUNK,
-        "shards": shards,
-        "through": through,
-    }
-    _write(fresh, ROOT, _packed(root))
-    report.files += 1
-    old = out / f".{urls.search_index_folder()}.{os.getpid()}.old"
-    if final.exists():
-        final.rename(old)
-    fresh.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return report
+    return shards
 
 
 def _workers() -> multiprocessing.context.ForkServerContext:
