@@ -40,6 +40,7 @@ import pytest
 
 from tests import hostile_mail
 from tests.test_browser import _chromium, _QuietHandler
+from tests.test_browser_static_search import search_status
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -329,12 +330,9 @@ def _inspect(page: Page, watch: Watch, url: str, *, error: bool = False) -> None
 
 
 def _wait_for_static_results(page: Page) -> None:
-    """search.js searches after load: wait for its verdict and the results it shows."""
-    page.wait_for_function(
-        "() => { const s = document.getElementById('search-status');"
-        " return s && s.textContent && !s.textContent.startsWith('Searching'); }",
-        timeout=15_000,
-    )
+    """search.js searches after load: wait for its verdict (said once the results are on
+    the page), then a little, for anything they might set off."""
+    search_status(page)
     page.wait_for_timeout(200)
 
 

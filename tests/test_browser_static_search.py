@@ -102,7 +102,7 @@ def _console_errors(page: Page) -> list[str]:
     return errors
 
 
-def _status(page: Page) -> str:
+def search_status(page: Page) -> str:
     """The search's verdict line, once it has one."""
     page.wait_for_function(
         "() => { const s = document.getElementById('search-status');"
@@ -113,7 +113,7 @@ def _status(page: Page) -> str:
 
 
 def _results(page: Page) -> list[str]:
-    _status(page)
+    search_status(page)
     links = page.locator("#search-results a.subject")
     return [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
 
@@ -125,7 +125,7 @@ def test_search_html_finds_apollo_and_a_result_opens_its_message(page: Page, sit
     hrefs = _results(page)
     assert hrefs, "no results for Apollo"
     assert all(re.search(r"salon/m/[a-z0-9-]+\.html$", h) for h in hrefs), hrefs
-    assert re.match(r"\d+ messages? found", _status(page))
+    assert re.match(r"\d+ messages? found", search_status(page))
     title = page.locator("#search-results a.subject").first.inner_text().strip()
     page.locator("#search-results a.subject").first.click()
     page.wait_for_load_state()
@@ -171,13 +171,13 @@ def test_the_search_form_on_a_list_page_keeps_to_that_list(page: Page, site: Sit
 
 def test_a_search_that_finds_nothing_says_so(page: Page, site: Site) -> None:
     page.goto(site.url("search.html?q=xylophonequux"))
-    assert _status(page) == "0 messages found, newest first."
+    assert search_status(page) == "0 messages found, newest first."
     assert _results(page) == []
 
 
 def test_a_query_the_language_cannot_read_says_what_to_write(page: Page, site: Site) -> None:
     page.goto(site.url("search.html?q=%22unclosed"))
-    assert _status(page) == 'a phrase is missing its closing quote (")'
+    assert search_status(page) == 'a phrase is missing its closing quote (")'
 
 
 def test_search_html_opened_from_disk_says_it_needs_http(page: Page, site: Site) -> None:
@@ -223,12 +223,12 @@ def test_a_server_that_sends_gz_files_as_gzip_encoded_is_searched_as_well(
     with _served(site.root, _GzipEncodingHandler) as encoding:
         page.goto(encoding.url("search.html?q=Apollo"))
         assert _results(page)
-        assert re.match(r"\d+ messages? found", _status(page))
+        assert re.match(r"\d+ messages? found", search_status(page))
 
 
 def test_more_results_come_twenty_at_a_time(page: Page, site: Site) -> None:
     page.goto(site.url("search.html?q=salon"))
-    total = int(_status(page).split()[0])
+    total = int(search_status(page).split()[0])
     assert total > 20
     assert len(_results(page)) == 20
     page.locator("#search-more").click()

@@ -30,7 +30,7 @@ STATIC_HOST_MAP = "_redirects"
 
 
 class Files(Protocol):
-    """Where the build writes a file (build.Writer: atomically)."""
+    """Where the build writes a file (files.Writer: atomically)."""
 
     def write(self, path: str, data: bytes | str) -> None: ...
 

@@ -53,6 +53,7 @@ from piperarc.config import ListConfig
 from piperarc.mail.words import WORD, fold
 from piperarc.model import Summary
 from piperarc.render.text import iso_date, obfuscate, sender
+from piperarc.site.files import Writer
 from piperarc.store import Store, open_store
 
 VERSION = 1
@@ -76,7 +77,6 @@ class IndexReport:
     docs: int = 0
     words: int = 0
     shards: int = 0
-    files: int = 0
 
 
 # Paths inside the index's folder (urls.search_index_folder()).
@@ -98,14 +98,6 @@ def _packed(value: Any) -> bytes:
 
 def _unpacked(path: Path) -> Any:
     return json.loads(gzip.decompress(path.read_bytes()))
-
-
-def _write(folder: Path, path: str, data: bytes) -> None:
-    target = folder / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    tmp.replace(target)
 
 
 # -- a task: docs → postings --------------------------------------------------------------
@@ -254,8 +246,7 @@ def build(
         "shards": shards,
         "through": through,
     }
-    _write(fresh, ROOT, _packed(root))
-    report.files += 1
+    Writer(fresh).write(ROOT, _packed(root))
     old = out / f".{urls.search_index_folder()}.{os.getpid()}.old"
     if final.exists():
         final.rename(old)
@@ -268,6 +259,7 @@ def _made(
     fresh: Path, job: _Job, tasks: list[tuple[int, list[Doc]]], jobs: int, report: IndexReport
 ) -> list[list[str]]:
     """The doc files and shards of `tasks` written under `fresh`; the shards' list."""
+    writer = Writer(fresh)
     with tempfile.TemporaryDirectory(prefix="piperarc-index-") as scratch:
         runs: list[Path] = []
 
@@ -278,8 +270,7 @@ def _made(
             runs.append(run)
             first = number * TASK_FILES
             for k in range(0, len(metas), CHUNK):
-                _write(fresh, _doc_path(first + k // CHUNK), _packed(metas[k : k + CHUNK]))
-                report.files += 1
+                writer.write(_doc_path(first + k // CHUNK), _packed(metas[k : k + CHUNK]))
 
         if jobs > 1 and len(tasks) > 1:
             with _workers().Pool(jobs, initializer=_init_worker, initargs=(job,)) as pool:
@@ -292,7 +283,7 @@ def _made(
                     take(number, *_task_in_worker(task))
             finally:
                 _close_worker()
-        shards = _write_shards(fresh, _merged(runs), report)
+        shards = _write_shards(writer, _merged(runs), report)
     return shards
 
 
@@ -346,7 +337,7 @@ def _merged(runs: Sequence[Path]) -> Iterator[tuple[str, Postings]]:
 
 
 def _write_shards(
-    folder: Path, words: Iterable[tuple[str, Postings]], report: IndexReport
+    writer: Writer, words: Iterable[tuple[str, Postings]], report: IndexReport
 ) -> list[list[str]]:
     shards: list[list[str]] = []
     shard: dict[str, list[Any]] = {}
@@ -356,8 +347,7 @@ def _write_shards(
         nonlocal shard, chars
         name = str(len(shards))
         shards.append([next(iter(shard)), name])
-        _write(folder, _shard_path(name), _packed(shard))
-        report.files += 1
+        writer.write(_shard_path(name), _packed(shard))
         shard, chars = {}, 0
 
     for word, (_, last, entries) in words:
@@ -395,30 +385,31 @@ def add(
         return 0
     start = root["docs"]
     words, metas = index_docs(store, lists, start, docs_of(lst.name, fresh))
-    _append_docs(folder, root, start, metas)
-    root["shards"] = _add_words(folder, root["shards"], words)
+    writer = Writer(folder)
+    _append_docs(writer, root, start, metas)
+    root["shards"] = _add_words(writer, root["shards"], words)
     root["docs"] = start + len(fresh)
     root["through"][lst.name] = fresh[-1].num
-    _write(folder, ROOT, _packed(root))  # last: readers see the docs and words first
+    writer.write(ROOT, _packed(root))  # last: readers see the docs and words first
     return len(fresh)
 
 
-def _append_docs(folder: Path, root: dict[str, Any], start: int, metas: list[list[str]]) -> None:
+def _append_docs(writer: Writer, root: dict[str, Any], start: int, metas: list[list[str]]) -> None:
     chunk = root["chunk"]
     number, at = divmod(start, chunk)
     held: list[list[str]] = []
     if at:
         with contextlib.suppress(OSError, ValueError):
-            held = _unpacked(folder / _doc_path(number))[:at]
+            held = _unpacked(writer.out / _doc_path(number))[:at]
     pending = held + metas
     while pending:
-        _write(folder, _doc_path(number), _packed(pending[:chunk]))
+        writer.write(_doc_path(number), _packed(pending[:chunk]))
         pending = pending[chunk:]
         number += 1
 
 
 def _add_words(
-    folder: Path, shards: list[list[str]], words: dict[str, Postings]
+    writer: Writer, shards: list[list[str]], words: dict[str, Postings]
 ) -> list[list[str]]:
     firsts = [in_order(first) for first, _ in shards]
     touched: dict[int, list[str]] = {}
@@ -430,7 +421,7 @@ def _add_words(
         if i not in touched:
             result.append([first, name])
             continue
-        path = folder / _shard_path(name)
+        path = writer.out / _shard_path(name)
         shard: dict[str, list[Any]] = _unpacked(path) if path.is_file() else {}
         for word in touched[i]:
             held = shard.get(word)
@@ -440,11 +431,11 @@ def _add_words(
         parts = _split(shard)
         for k, part in enumerate(parts):
             part_name = name if k == 0 else _new_name(names)
-            _write(folder, _shard_path(part_name), _packed(part))
+            writer.write(_shard_path(part_name), _packed(part))
             result.append([first if k == 0 else next(iter(part)), part_name])
     if not shards and words:  # an empty index's first words
         result.append(["", "0"])
-        _write(folder, _shard_path("0"), _packed({w: [p[1], p[2]] for w, p in words.items()}))
+        writer.write(_shard_path("0"), _packed({w: [p[1], p[2]] for w, p in words.items()}))
     return result
 
 

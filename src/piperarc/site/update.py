@@ -12,7 +12,7 @@ placement changed, as placing.py reports), it rewrites
 - each touched period's four views and its mbox.gz;
 - the list's home and feeds, and the archive's home.
 
-Every file is written to a temporary name and renamed (site.Writer), so a reader never sees
+Every file is written to a temporary name and renamed (site/files.Writer), so a reader never sees
 half a page. Updates are serialized by an flock on a file in the site folder and read one
 database snapshot each, so the last update to finish always wrote from the newest state.
 Reads are bounded by what the new messages touch, never by the size of the archive (save
@@ -49,13 +49,13 @@ from piperarc.site.build import (
     GZIP_LEVEL,
     MARKER,
     BuildReport,
-    Writer,
     _build_list,
     _Job,
     _ListWriter,
     build,
     raw_page_warning,
 )
+from piperarc.site.files import Writer
 from piperarc.store import Store, open_store
 
 LOCK = ".piperarc-build.lock"
@@ -188,9 +188,9 @@ def _update(
         if name not in store.list_names() or not store.last_num(name):
             return None
         built = BuildReport()
-        _build_list(config, store, lst, out, Writer(out), pages, 1, built)
+        plan = _build_list(config, store, lst, out, Writer(out), pages, 1, built)
         lists[name] = built.built[name]
-        _add_to_index(config, out, store, lst, store.summaries(name))
+        _add_to_index(config, out, store, lst, list(plan.by_num.values()))
         return UpdateReport(
             messages=built.messages, pages=built.pages, full_lists=1, warnings=built.warnings
         )
