@@ -16,7 +16,7 @@ from piperarc import config as configlib
 from piperarc import search
 from piperarc.errors import QueryError
 from piperarc.ingest.sources.sample import sample_mbox
-from piperarc.mail import parse
+from piperarc.mail import parse, stems
 from piperarc.mail.parse import header_text
 from piperarc.store import Store, open_store
 from tests.conftest import Run, cli, corpus_path
@@ -223,9 +223,21 @@ def linux_man(
 def test_subject_search_on_linux_man_equals_the_ground_truth(
     linux_man: tuple[Store, list[tuple[str, str]]], word: str
 ) -> None:
+    """A quoted word is found exactly as written."""
     store, truth = linux_man
     expected = sum(1 for subject, _ in truth if word in _words(subject))
     assert expected > 0
+    assert search.run(store, f's:"{word}"').total == expected
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("word", ["typo", "fix", "pages", "clone", "mmap", "locale"])
+def test_an_unquoted_word_finds_every_subject_with_one_of_its_forms(
+    linux_man: tuple[Store, list[tuple[str, str]]], word: str
+) -> None:
+    store, truth = linux_man
+    wanted = set(stems.forms(word))
+    expected = sum(1 for subject, _ in truth if wanted & _words(subject))
     assert search.run(store, f"s:{word}").total == expected
 
 

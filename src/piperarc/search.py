@@ -1,7 +1,8 @@
 """The search query language → a SearchQuery the store runs (FTS5 on SQLite).
 
-    words             every word must match (anywhere: subject, sender, text, file names)
-    "a phrase"        the words together, in order
+    words             every word must match (anywhere: subject, sender, text, file names);
+                      an English word finds its other forms too ("overflow": "overflows")
+    "a phrase"        the words together, in order, exactly as written
     -word, -"phrase"  must not match
     a OR b            either (binds tighter than the implicit AND: x a OR b = x AND (a OR b))
     word*             words starting with it
@@ -27,6 +28,8 @@ from markupsafe import escape
 
 from piperarc import facets, urls
 from piperarc.errors import QueryError
+from piperarc.mail import stems
+from piperarc.mail.words import words as word_list
 from piperarc.model import MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerm
 from piperarc.render.text import iso_date, obfuscate, sender
 from piperarc.store import Store
@@ -97,6 +100,18 @@ def _date_terms(value: str) -> tuple[SearchTerm, ...]:
     return tuple(SearchTerm(token, "facets") for token in facets.date_cover(first, last))
 
 
+def _widen(term: SearchTerm, quoted: bool) -> list[SearchTerm]:
+    """A term as the terms it finds: an unquoted English word anywhere, in the subject or
+    in the text finds its other forms too (mail/stems.py: "overflow" finds "overflows");
+    a phrase, a prefix, a sender's name, an identifier or a number is found as written."""
+    if quoted or term.prefix or term.field not in (None, "subject", "body"):
+        return [term]
+    tokens = word_list(term.text)
+    if len(tokens) != 1 or not stems.widened(tokens[0]):
+        return [term]
+    return [SearchTerm(form, term.field) for form in stems.forms(tokens[0])]
+
+
 def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
     """Read the query language (module docstring) into a SearchQuery."""
     groups: list[list[SearchTerm]] = []
@@ -152,14 +167,14 @@ def parse_query(text: str, list_names: Sequence[str] = ()) -> SearchQuery:
         words = value.rstrip("*") if star else value
         if not _WORDLIKE.search(words):
             continue  # punctuation alone matches nothing and means nothing
-        term = SearchTerm(words, term_field, star)
+        terms = _widen(SearchTerm(words, term_field, star), quoted=phrase is not None)
         if negate:
-            excluded.append(term)
+            excluded.extend(terms)
         elif join_next:
-            groups[-1].append(term)
+            groups[-1].extend(terms)
             join_next = False
         else:
-            groups.append([term])
+            groups.append(terms)
     if join_next:
         raise QueryError("OR needs a word on each side, as in: typo OR spelling")
     if not (groups or excluded or dates or has_attachment or is_root or len(lists) > given):

@@ -434,11 +434,12 @@ def reindex(archive: Path, list_names: tuple[str, ...]) -> None:
             again = remove_again(store, lst.name, int(time.time()))
             if again:
                 click.echo(f"{lst.name}: {len(again)} removed again (their tombstones name them)")
-            count = deliver.reindex(store, lst.name)
+            count, anew = deliver.reindex(store, lst.name)
             moved = deliver.rethread(store, lst.name)
-            click.echo(f"{lst.name}: indexed {count} messages, rethreaded ({moved} moved)")
-            if moved and (config.root / "site").exists():
-                click.echo("  the built site shows the old threads: run `piperarc build`")
+            fields = f", {anew} with sender or text made anew" if anew else ""
+            click.echo(f"{lst.name}: indexed {count} messages{fields}, rethreaded ({moved} moved)")
+            if (moved or anew) and (config.root / "site").exists():
+                click.echo("  the built site shows what was there before: run `piperarc build`")
 
 
 @main.command()

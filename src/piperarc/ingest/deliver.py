@@ -27,8 +27,8 @@ from piperarc.ingest import placing
 from piperarc.ingest.sources import RawMail, read_source, read_stdin
 from piperarc.ingest.sources.raw import Progress
 from piperarc.mail import parse
-from piperarc.model import ImportCounts, NewMessage, ParsedMessage
-from piperarc.store import Store, pack
+from piperarc.model import ImportCounts, IndexText, NewMessage, ParsedMessage
+from piperarc.store import FieldUpdate, Store, pack
 from piperarc.store.base import AddResult
 
 BATCH_SIZE = 1000  # messages per store transaction, at most
@@ -268,14 +268,25 @@ def rethread(store: Store, list_name: str) -> int:
     return len(changes)
 
 
-def reindex(store: Store, list_name: str) -> int:
+def reindex(store: Store, list_name: str) -> tuple[int, int]:
     """Rebuild the list's search index from its raw messages (a better parser, a new
-    tokenizer, or a damaged index); returns how many messages were indexed."""
-    texts = (
-        (num, parse.index_text(_parse(raw, "", envelope)))
-        for num, envelope, raw in store.iter_raw(list_name)
-    )
-    return store.replace_index(list_name, texts)
+    tokenizer, or a damaged index), and store again the fields a better parser derives
+    differently: a sender the list rewrote, the text of HTML mail (parse.py). Returns
+    how many messages were indexed and how many had fields made anew."""
+    stored = {s.num: (s.from_name, s.from_addr) for s in store.summaries(list_name)}
+    # Kept for after the index: a sender that differs, and every text made from HTML
+    # (the only texts a parser change has made differ so far).
+    anew: list[FieldUpdate] = []
+
+    def texts() -> Iterator[tuple[int, IndexText]]:
+        for num, envelope, raw in store.iter_raw(list_name):
+            parsed = _parse(raw, "", envelope)
+            if parsed.html_only or stored.get(num) != (parsed.from_name, parsed.from_addr):
+                anew.append(FieldUpdate(num, parsed.from_name, parsed.from_addr, parsed.body_text))
+            yield num, parse.index_text(parsed)
+
+    count = store.replace_index(list_name, texts())
+    return count, store.refresh_fields(list_name, anew) if anew else 0
 
 
 def import_paths(

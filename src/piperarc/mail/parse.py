@@ -27,7 +27,7 @@ from charset_normalizer import from_bytes
 
 from piperarc import mid as midlib
 from piperarc.mail.subjects import subject_base
-from piperarc.mail.words import split_quoted
+from piperarc.mail.words import has_own_words, split_quoted
 from piperarc.model import Attachment, IndexText, ParsedMessage
 
 # Dates outside this range are typos or attacks (patchwork's fuzz corpus has year 99999).
@@ -379,6 +379,35 @@ def _fields(
     )
 
 
+# "Jane Doe via USRP-users": the From a list writes in place of a sender's whose domain
+# asks (DMARC) that others not send as it (Mailman's from_is_list / dmarc_moderation_action
+# "munge_from"), putting the sender's address in Reply-To (Mailman 2.1) or in
+# X-Original-From.
+_VIA = re.compile(r"^(.+?)\s+via\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def real_sender(name: str, addr: str, get: Callable[[str], object]) -> tuple[str, str, str | None]:
+    """(name, address) of the person who wrote a message whose From the list rewrote to
+    its own address, "Name via LIST <list@…>", when the rewriting is recognisable (the
+    name after "via" is the address's local part), with the From as it came; else the
+    From's (name, address, None). The address is X-Original-From's or Reply-To's when
+    either holds one address besides the list's; else the list's stays."""
+    via = _VIA.match(name)
+    local = addr.partition("@")[0].lower()
+    if via is None or not local or _NOT_ALNUM.sub("", via[2].lower()) != _NOT_ALNUM.sub("", local):
+        return name, addr, None
+    person, person_addr = via[1].strip().strip('"').strip(), addr
+    for header in ("x-original-from", "reply-to"):
+        found = email.utils.getaddresses([header_text(get(header))])
+        addresses = [(n, a) for n, a in found if "@" in a and a.lower() != addr.lower()]
+        if len(addresses) == 1:
+            person_addr = addresses[0][1]
+            person = person or addresses[0][0]
+            break
+    return person, person_addr, f"{name} <{addr}>"
+
+
 def _result(
     get: Callable[[str], object],
     digest: str,
@@ -404,12 +433,15 @@ def _result(
         from_addr = f"{at[1]}@{at[2]}"
     if not from_name and not from_addr:
         from_name = raw_from
+    from_name, from_addr, _ = real_sender(from_name, from_addr, get)
     subject = header_text(get("subject"))
     irt_value = header_text(get("in-reply-to"))
     refs = midlib.references(header_text(get("references")), irt_value)
-    html_only = not texts and bool(html)
+    # HTML with no text of its own beside it (none, or only a footer the list added as a
+    # text part of its own, as Mailman does): the HTML's text is the message's text.
+    html_only = bool(html) and not any(has_own_words(t) for t in texts)
     if html_only:
-        texts = [html_to_text(h) for h in html]
+        texts = [html_to_text(h) for h in html] + texts
     damage = "; ".join(dict.fromkeys(p for p in problems if p)) or None
     return ParsedMessage(
         mid=found_mid or midlib.synthetic(digest),

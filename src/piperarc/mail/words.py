@@ -44,3 +44,24 @@ def split_quoted(body_text: str) -> tuple[str, str]:
     for line in body_text.splitlines():
         (quoted if line.lstrip().startswith(">") else own).append(line)
     return "\n".join(own), "\n".join(quoted)
+
+
+# Where a message's own text ends and what trails it begins: a signature ("-- ", RFC 3676),
+# or a list's footer (Mailman's line of underscores, or a line naming the mailing list).
+_TAIL = re.compile(
+    r"^(?:-- ?$|_{8,}\s*$|.*\bmailing list\b.*@|.*\bmailing list\b\s*$)",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def split_tail(own: str) -> tuple[str, str]:
+    """(the text before any signature or list footer, that signature or footer)."""
+    found = _TAIL.search(own)
+    if found is None:
+        return own, ""
+    return own[: found.start()], own[found.start() :]
+
+
+def has_own_words(text: str) -> bool:
+    """Whether `text` has words of its sender's own, before any signature or list footer."""
+    return WORD.search(split_tail(text)[0]) is not None

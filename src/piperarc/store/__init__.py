@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from piperarc.store.base import AddResult, ListStats, Store, pack, unpack
+from piperarc.store.base import AddResult, FieldUpdate, ListStats, Store, pack, unpack
 from piperarc.store.sqlite import SQLiteStore
 
 __all__ = [
     "AddResult",
+    "FieldUpdate",
     "ListStats",
     "SQLiteStore",
     "Store",

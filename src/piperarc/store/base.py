@@ -150,6 +150,16 @@ class ArchivedRow:
         return cast(int, self.values[0])
 
 
+@dataclass(frozen=True, slots=True)
+class FieldUpdate:
+    """Fields of a stored message made again from its raw bytes (`piperarc reindex`)."""
+
+    num: int
+    from_name: str
+    from_addr: str
+    body_text: str
+
+
 class Store(Protocol):
     """A list archive's storage. Writes are transactional; numbers and keys, once given,
     never change."""
@@ -168,6 +178,10 @@ class Store(Protocol):
 
     def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
         """Rebuild the list's search index from (num, text) pairs; one transaction."""
+
+    def refresh_fields(self, list_name: str, fields: Sequence[FieldUpdate]) -> int:
+        """Store fields parse.py derives again (a better parser): each FieldUpdate's sender
+        and text for its message number; returns how many messages changed."""
 
     def search(
         self, query: SearchQuery, *, by_date: bool, limit: int, offset: int

@@ -98,6 +98,117 @@
     return dateCover(first, last).map((t) => ({ tokens: [t], field: "facets", prefix: false }));
   }
 
+  // -- word forms: mail/stems.py, line for line (Porter's algorithm) ----------------------
+
+  const WIDENED = /^[a-z]{3,40}$/;
+  const isConsonant = (w, i) => {
+    const ch = w[i];
+    if ("aeiou".includes(ch)) return false;
+    if (ch === "y") return i === 0 || !isConsonant(w, i - 1);
+    return true;
+  };
+  function measure(stem) {
+    let m = 0;
+    let previousVowel = false;
+    for (let i = 0; i < stem.length; i += 1) {
+      const vowel = !isConsonant(stem, i);
+      if (previousVowel && !vowel) m += 1;
+      previousVowel = vowel;
+    }
+    return m;
+  }
+  const hasVowel = (stem) => [...stem].some((_, i) => !isConsonant(stem, i));
+  const doubleConsonant = (s) => s.length >= 2 && s.at(-1) === s.at(-2) && isConsonant(s, s.length - 1);
+  const cvc = (s) => {
+    const n = s.length;
+    return n >= 3 && isConsonant(s, n - 3) && !isConsonant(s, n - 2) && isConsonant(s, n - 1) && !"wxy".includes(s[n - 1]);
+  };
+  const STEP2 = {
+    ational: "ate", tional: "tion", enci: "ence", anci: "ance", izer: "ize", abli: "able", alli: "al",
+    entli: "ent", eli: "e", ousli: "ous", ization: "ize", ation: "ate", ator: "ate", alism: "al",
+    iveness: "ive", fulness: "ful", ousness: "ous", aliti: "al", iviti: "ive", biliti: "ble",
+  };
+  const STEP3 = { icate: "ic", ative: "", alize: "al", iciti: "ic", ical: "ic", ful: "", ness: "" };
+  const STEP4 = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
+    "ism", "ate", "iti", "ous", "ive", "ize"];
+  const longest = (word, suffixes) => {
+    let best = null;
+    for (const s of suffixes) if (word.endsWith(s) && (best === null || s.length > best.length)) best = s;
+    return best;
+  };
+  const replaceSuffix = (word, rules, minimum) => {
+    const suffix = longest(word, Object.keys(rules));
+    if (suffix === null) return word;
+    const stem = word.slice(0, -suffix.length);
+    return measure(stem) > minimum ? stem + rules[suffix] : word;
+  };
+
+  function stem(word) {
+    if (word.length <= 2) return word;
+    if (word.endsWith("sses") || word.endsWith("ies")) word = word.slice(0, -2);
+    else if (word.endsWith("s") && !word.endsWith("ss")) word = word.slice(0, -1);
+    if (word.endsWith("eed")) {
+      if (measure(word.slice(0, -3)) > 0) word = word.slice(0, -1);
+    } else {
+      for (const suffix of ["ed", "ing"]) {
+        if (word.endsWith(suffix) && hasVowel(word.slice(0, -suffix.length))) {
+          word = word.slice(0, -suffix.length);
+          if (["at", "bl", "iz"].some((e) => word.endsWith(e))) word += "e";
+          else if (doubleConsonant(word) && !"lsz".includes(word.at(-1))) word = word.slice(0, -1);
+          else if (measure(word) === 1 && cvc(word)) word += "e";
+          break;
+        }
+      }
+    }
+    if (word.endsWith("y") && hasVowel(word.slice(0, -1))) word = word.slice(0, -1) + "i";
+    word = replaceSuffix(word, STEP2, 0);
+    word = replaceSuffix(word, STEP3, 0);
+    const suffix = longest(word, STEP4);
+    if (suffix !== null) {
+      const before = word.slice(0, -suffix.length);
+      if (measure(before) > 1 && (suffix !== "ion" || before.endsWith("s") || before.endsWith("t"))) word = before;
+    }
+    if (word.endsWith("e")) {
+      const before = word.slice(0, -1);
+      const m = measure(before);
+      if (m > 1 || (m === 1 && !cvc(before))) word = before;
+    }
+    if (measure(word) > 1 && doubleConsonant(word) && word.endsWith("l")) word = word.slice(0, -1);
+    return word;
+  }
+
+  const ENDINGS = ["", "s", "es", "d", "ed", "ing", "er", "ers", "est", "ly", "e", "y", "ies", "ied", "ier",
+    "iest", "ily", "iness", "ion", "ions", "ional", "ation", "ations", "ate", "ates", "ated", "ating", "ator",
+    "ators", "ative", "ive", "ively", "ness", "ful", "fully", "ment", "ments", "ity", "ities", "ism", "isms",
+    "ist", "ists", "able", "ably", "ible", "al", "ally", "ance", "ence", "ize", "izes", "ized", "izing",
+    "ization", "ic", "ical", "ically", "ous", "ously", "ant", "ent", "ings", "ement", "ements", "ences", "ances",
+    "ency", "encies", "ancy", "ancies", "ability", "abilities", "ibility", "ibilities", "ility", "ilities",
+    "izer", "izers", "ionally", "ently", "antly", "eful"];
+
+  function forms(word) {
+    if (!WIDENED.test(word)) return [word];
+    const root = stem(word);
+    const bases = new Set([root, word, root + "e"]);
+    if (root.endsWith("e") || root.endsWith("y")) bases.add(root.slice(0, -1));
+    if (root.endsWith("i")) {
+      bases.add(root.slice(0, -1) + "y");
+      bases.add(root.slice(0, -1));
+    }
+    if (root.endsWith("bl")) bases.add(root.slice(0, -1));
+    if (!"aeiou".includes(root.at(-1))) bases.add(root + root.at(-1));
+    const found = new Set([word]);
+    for (const base of bases) for (const ending of ENDINGS) if (stem(base + ending) === root) found.add(base + ending);
+    // Sorted as Python sorts str: by code point (these are ASCII).
+    return [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  // search._widen: an unquoted English word finds its other forms; the rest as written.
+  function widen(term, quoted) {
+    if (quoted || term.prefix || !["any", "subject", "body"].includes(term.field)) return [term];
+    if (term.tokens.length !== 1 || !WIDENED.test(term.tokens[0])) return [term];
+    return forms(term.tokens[0]).map((f) => ({ tokens: [f], field: term.field, prefix: false }));
+  }
+
   // search.parse_query, the same language and the same errors.
   function parseQuery(text, listNames) {
     const groups = [];
@@ -149,12 +260,12 @@
       const star = phrase === undefined && value.endsWith("*");
       const text2 = star ? value.replace(/\*+$/, "") : value;
       if (!WORDLIKE.test(text2)) continue;
-      const term = { tokens: words(text2), field: field || "any", prefix: star };
-      if (negate) excluded.push(term);
+      const terms = widen({ tokens: words(text2), field: field || "any", prefix: star }, phrase !== undefined);
+      if (negate) excluded.push(...terms);
       else if (joinNext) {
-        groups[groups.length - 1].push(term);
+        groups[groups.length - 1].push(...terms);
         joinNext = false;
-      } else groups.push([term]);
+      } else groups.push(terms);
     }
     if (joinNext) throw new QueryError("OR needs a word on each side, as in: typo OR spelling");
     if (!(groups.length || excluded.length || dates.length || attachment || root || lists.length > given))
@@ -317,6 +428,7 @@
     return (await index.docs(docs)).map((d) => d[0]);
   }
   window.piperarcSearch = search;
+  window.piperarcForms = forms;
 
   // -- the page -------------------------------------------------------------------------
 

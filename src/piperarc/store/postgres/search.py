@@ -12,6 +12,7 @@ from psycopg import sql
 
 from piperarc import facets
 from piperarc.errors import QueryError, StoreError
+from piperarc.mail import snippets
 from piperarc.mail.parse import parse
 from piperarc.mail.words import split_quoted
 from piperarc.model import (
@@ -133,7 +134,7 @@ class Search(Connected):
                     row[0]: row[1:]
                     for row in conn.execute(
                         "SELECT m.id, l.name, m.num, m.key, m.mid, m.subject, m.from_name, "
-                        "m.from_addr, m.date_utc, m.tz_offset, c.snippet_text "
+                        "m.from_addr, m.date_utc, m.tz_offset, c.snippet_text, c.body_text "
                         "FROM messages m JOIN lists l ON l.id = m.list_id "
                         "JOIN contents c ON c.message_id = m.id WHERE m.id = ANY(%s)",
                         (ids,),
@@ -155,7 +156,7 @@ class Search(Connected):
                 from_addr=r[6],
                 date_utc=r[7],
                 tz_offset=r[8],
-                snippet=" ".join(pgtext.snippet(r[9], query).split()),
+                snippet=snippets.snippet(r[9] or "", split_quoted(r[10] or "")[1], query),
             )
             for r in rows
         ]

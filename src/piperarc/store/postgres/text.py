@@ -29,15 +29,11 @@ only when every vector holds them (the store knows: search_index.paired).
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import re
 from collections.abc import Sequence
 
-from piperarc.mail.words import WORD as _WORD
-from piperarc.mail.words import fold
 from piperarc.mail.words import words as folded_words
-from piperarc.model import MARK_END, MARK_START, IndexText, SearchQuery, SearchTerm
+from piperarc.model import IndexText, SearchQuery, SearchTerm
 
 # Private-use characters: parse keeps them out of mail's text, and the word pattern
 # below keeps them inside a word, so a marked word is never a word of the mail.
@@ -226,116 +222,3 @@ def rank_query(query: SearchQuery) -> str:
     return " | ".join(
         term_query(t, ranking=True) for group in query.groups for t in group if t.field != "facets"
     )
-
-
-def _fold_in_place(text: str) -> str:
-    """`fold` that keeps every character's offset, so words found in the folded text
-    point into the original (a character that folds to more or less than one keeps
-    a one-character form)."""
-
-    def one(found: re.Match[str]) -> str:
-        ch = found.group()
-        folded = fold(ch)
-        if len(folded) == 1:
-            return folded
-        return ch.lower()[:1] or ch
-
-    return _NON_ASCII.sub(one, text).lower()
-
-
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-_WORD_CHAR = re.compile(r"[^\W_]")
-
-
-def _is_word_char(text: str, at: int) -> bool:
-    return 0 <= at < len(text) and _WORD_CHAR.match(text, at) is not None
-
-
-def _hits(folded: str, exact: set[str], prefixes: list[str]) -> list[tuple[int, int]]:
-    """(start, end) of every word of `folded` that is one of `exact` or starts with one
-    of `prefixes`, in order (str.find: bodies run to hundreds of kilobytes)."""
-    starts: dict[int, int] = {}
-    for needle, whole in [(w, True) for w in exact] + [(p, False) for p in prefixes]:
-        at = folded.find(needle)
-        while at >= 0:
-            end = at + len(needle)
-            if not _is_word_char(folded, at - 1) and at not in starts:
-                if not whole:
-                    found = _WORD.match(folded, at)
-                    starts[at] = found.end() if found else end
-                elif not _is_word_char(folded, end):
-                    starts[at] = end
-            at = folded.find(needle, at + 1)
-    return sorted(starts.items())
-
-
-def snippet(body: str, query: SearchQuery, size: int = 24) -> str:
-    """Up to `size` words of `body` around the most matched words, matches between
-    MARK_START and MARK_END, "…" where text was cut (as FTS5's snippet())."""
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    for group in query.groups:
-        for term in group:
-            if term.field not in (None, "body"):
-                continue
-            tokens = words(term.text)
-            if term.prefix and tokens:
-                prefixes.append(tokens[-1])
-                tokens = tokens[:-1]
-            exact.update(tokens)
-    folded = _fold_in_place(body)
-    if _WORD.search(folded) is None:
-        return body[:200]
-    spans = _hits(folded, exact, prefixes)
-    # Each match's word number, counting at most `size` words between two matches: only
-    # whether matches are less than `size` words apart matters for choosing the window.
-    numbers: list[int] = []
-    index, cursor = 0, 0
-    for start, stop in spans:
-        # Words in the gap (a word cut at a bound still counts once: it is a word).
-        between = len(_WORD.findall(folded, cursor, min(start, cursor + 512)))
-        if between < size and start > cursor + 512:
-            between = len(_WORD.findall(folded, cursor, start))
-        index += min(size, between)
-        numbers.append(index)
-        index, cursor = index + 1, stop
-    # The window holding the most matches, starting a few words before its first one
-    # (as FTS5 does); the start of the text when nothing matched.
-    best, chosen = 0, -1
-    for j, i in enumerate(numbers):
-        count = bisect.bisect_left(numbers, i + size - 3, lo=j) - j
-        if count > best:
-            best, chosen = count, j
-    begin = _word_start(folded, spans, chosen, 3) if chosen >= 0 else 0
-    out = ["…"] if _WORD.search(folded, 0, begin) else []
-    last: int | None = None
-    for match in itertools.islice(_WORD.finditer(folded, begin), size):
-        start, stop = match.span()
-        if last is not None:
-            out.append(body[last:start])
-        word = body[start:stop]
-        marked = spans and spans[bisect.bisect_left(spans, (start, -1)) % len(spans)][0] == start
-        out.append(f"{MARK_START}{word}{MARK_END}" if marked else word)
-        last = stop
-    if last is not None and _WORD.search(folded, last) is not None:
-        out.append("…")
-    return "".join(out)
-
-
-def _word_start(folded: str, spans: list[tuple[int, int]], j: int, back: int) -> int:
-    """The offset of the word `back` words before match j (or of the first word)."""
-    at = spans[j][0]
-    while back > 0:
-        previous = spans[j - 1][1] if j > 0 else 0
-        gap = [m.start() for m in _WORD.finditer(folded, previous, at)]
-        if len(gap) >= back:
-            return gap[-back]
-        back -= len(gap)
-        if j == 0:
-            return gap[0] if gap else at
-        j -= 1
-        at = spans[j][0]
-        back -= 1
-    return at

@@ -18,7 +18,14 @@ from piperarc.model import (
     ThreadPlacement,
 )
 from piperarc.store import rows as rowlib
-from piperarc.store.base import NO_REFUSALS, ROW_FIELDS, AddResult, ArchivedRow, Refusals
+from piperarc.store.base import (
+    NO_REFUSALS,
+    ROW_FIELDS,
+    AddResult,
+    ArchivedRow,
+    FieldUpdate,
+    Refusals,
+)
 from piperarc.store.postgres import text as pgtext
 from piperarc.store.postgres.connection import (
     BUMP,
@@ -239,6 +246,40 @@ class Writes(Connected):
         )
         cur.execute(BUMP)
         return results
+
+    def refresh_fields(self, list_name: str, fields: Sequence[FieldUpdate]) -> int:
+        changed = 0
+        try:
+            with self._connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                list_id = self._list_id(cur, list_name)
+                for f in fields:
+                    name, addr, body = (
+                        nul_free(f.from_name),
+                        nul_free(f.from_addr),
+                        nul_free(f.body_text),
+                    )
+                    row = cur.execute(
+                        "SELECT m.id FROM messages m JOIN contents c ON c.message_id = m.id "
+                        "WHERE m.list_id = %s AND m.num = %s AND (m.from_name != %s "
+                        "OR m.from_addr != %s OR c.body_text != %s)",
+                        (list_id, f.num, name, addr, body),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    cur.execute(
+                        "UPDATE messages SET from_name = %s, from_addr = %s WHERE id = %s",
+                        (name, addr, row[0]),
+                    )
+                    cur.execute(
+                        "UPDATE contents SET body_text = %s WHERE message_id = %s", (body, row[0])
+                    )
+                    changed += 1
+        except psycopg.Error as err:
+            raise StoreError(
+                f"cannot store the fields made again: {err}", safe_url(self.url)
+            ) from err
+        return changed
 
     def replace_index(self, list_name: str, texts: Iterable[tuple[int, IndexText]]) -> int:
         count = 0

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from piperarc.errors import QueryError, StoreError
+from piperarc.mail import snippets
 from piperarc.model import (
-    MARK_END,
-    MARK_START,
     SearchHit,
     SearchQuery,
     SearchTerm,
@@ -52,7 +51,7 @@ def _fts_term(term: SearchTerm) -> str:
     return f"{_FTS_COLUMNS[term.field]} : {expr}"
 
 
-def _hit(row: Any) -> SearchHit:
+def _hit(row: Any, query: SearchQuery) -> SearchHit:
     return SearchHit(
         list_name=row[0],
         num=row[1],
@@ -63,7 +62,7 @@ def _hit(row: Any) -> SearchHit:
         from_addr=row[6],
         date_utc=row[7],
         tz_offset=row[8],
-        snippet=" ".join(str(row[9]).split()),
+        snippet=snippets.snippet(row[9] or "", row[10] or "", query),
     )
 
 
@@ -109,25 +108,22 @@ class Search(Connected):
             ]
             if not ids:
                 return total, [], True
-            # Snippets for this page only, found by rowid (SQLite would otherwise make one
-            # for every match before sorting).
-            # From the text (column 2): the subject is on the result already; a text
-            # without the words still shows its start.
-            snippet = f"snippet(search_index, 2, '{MARK_START}', '{MARK_END}', '…', 24)"
+            # This page's rows and texts (own lines, quoted lines) for its snippets
+            # (mail/snippets.py: the own text first, the quoted lines and footers last).
             found = {
                 row[0]: row[1:]
                 for row in db.execute(
-                    f"SELECT m.id, {_HIT_COLUMNS}, {snippet} FROM search_index "
-                    "JOIN messages m ON m.id = search_index.rowid WHERE search_index MATCH ? "
-                    f"AND search_index.rowid IN ({','.join('?' * len(ids))})",
-                    [match, *ids],
+                    f"SELECT m.id, {_HIT_COLUMNS}, s.body, s.quoted FROM search_index s "
+                    "JOIN messages m ON m.id = s.rowid "
+                    f"WHERE s.rowid IN ({','.join('?' * len(ids))})",
+                    ids,
                 )
             }
         except sqlite3.OperationalError as err:
             if "fts5" in str(err) or "syntax" in str(err):
                 raise QueryError(f"cannot search for that: {err}") from err
             raise StoreError(f"cannot search: {err}", self.path) from err
-        return total, [_hit(found[i]) for i in ids if i in found], True
+        return total, [_hit(found[i], query) for i in ids if i in found], True
 
     def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
         db = self._searching()

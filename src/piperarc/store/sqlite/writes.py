@@ -24,6 +24,7 @@ from piperarc.store.base import (
     ROW_FIELDS,
     AddResult,
     ArchivedRow,
+    FieldUpdate,
     Refusals,
     unpack,
 )
@@ -275,6 +276,29 @@ class Writes(Connected):
                     )
                     count += 1
         return count
+
+    def refresh_fields(self, list_name: str, fields: Sequence[FieldUpdate]) -> int:
+        list_id = self._list_id(list_name)
+        changed = 0
+        with self._write("store the fields made again"):
+            for f in fields:
+                row = self.db.execute(
+                    "SELECT m.id FROM messages m JOIN contents c ON c.message_id = m.id "
+                    "WHERE m.list_id = ? AND m.num = ? "
+                    "AND (m.from_name != ? OR m.from_addr != ? OR c.body_text != ?)",
+                    (list_id, f.num, f.from_name, f.from_addr, f.body_text),
+                ).fetchone()
+                if row is None:
+                    continue
+                self.db.execute(
+                    "UPDATE messages SET from_name = ?, from_addr = ? WHERE id = ?",
+                    (f.from_name, f.from_addr, row[0]),
+                )
+                self.db.execute(
+                    "UPDATE contents SET body_text = ? WHERE message_id = ?", (f.body_text, row[0])
+                )
+                changed += 1
+        return changed
 
     def set_threads(self, list_name: str, placements: Sequence[ThreadPlacement]) -> None:
         list_id = self._list_id(list_name)
