@@ -166,3 +166,23 @@ def test_split_tail_cuts_at_a_signature_or_a_footer() -> None:
     own = "words\n___________________________\nL mailing list\nl@example.org"
     assert split_tail(own)[0] == "words\n"
     assert split_tail("no tail here") == ("no tail here", "")
+
+
+def test_a_word_no_message_holds_gets_near_words_that_messages_hold(store: Store) -> None:
+    assert search.suggest(store, "overfow") == ["overflow", "overf*"]
+    assert search.suggest(store, "the overfow -x") == ["the overflow -x", "the overf* -x"]
+
+
+def test_a_word_that_is_found_in_another_form_gets_no_suggestion(store: Store) -> None:
+    assert search.suggest(store, "overflowings") == []
+
+
+def test_suggestions_come_only_from_the_lists_searched(store: Store) -> None:
+    assert search.suggest(store, "overfow", ["l"]) == ["overflow", "overf*"]
+    assert search.suggest(store, "overfow", ["another"]) == []
+
+
+def test_edits_keep_the_first_letter() -> None:
+    found = search.edits("cat")
+    assert {"cart", "cta", "cut", "ca", "cats"} <= set(found)
+    assert all(w.startswith("c") for w in found)

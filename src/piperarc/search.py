@@ -223,6 +223,54 @@ def run(
     return Results(query, total, page, per_page, hits, exact)
 
 
+# A query token that is one bare word (no field, no quotes, no -, no *): what a suggestion
+# may put another word in place of.
+_BARE = re.compile(r'(?<![\S])([^\s"*:-][^\s"*:]*)(?![\S])')
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+SUGGESTIONS = 3
+
+
+def edits(word: str) -> list[str]:
+    """The words one letter away from `word` (a letter left out, added, changed, or two
+    swapped), its first letter kept (so they are near it in the index as well), sorted."""
+    found: set[str] = set()
+    for i in range(1, len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            found.add(head + tail[1:])
+            found.update(head + c + tail[1:] for c in _LETTERS)
+        if len(tail) > 1:
+            found.add(head + tail[1] + tail[0] + tail[2:])
+        found.update(head + c + tail for c in _LETTERS)
+    found.discard(word)
+    return sorted(found)
+
+
+def suggest(store: Store, query: str, list_names: Sequence[str] | None = None) -> list[str]:
+    """For a query that found nothing: the same query with its first word that no message
+    holds (in any form) replaced by the words one letter away that messages hold, the
+    most used first (at most SUGGESTIONS), then by the word's start as a prefix ("overf*")
+    when that finds something."""
+    within = [SearchTerm(facets.list_token(n), "facets") for n in dict.fromkeys(list_names or ())]
+    for found in _BARE.finditer(query):
+        token = found.group(1)
+        cut = word_list(token)
+        if token == "OR" or len(cut) != 1 or len(cut[0]) < 3 or not cut[0].isalpha():
+            continue
+        word = cut[0]
+        if store.word_counts(stems.forms(word), within):
+            continue
+        counts = store.word_counts(edits(word), within)
+        best = sorted(counts, key=lambda w: (-counts[w], w))[:SUGGESTIONS]
+        start, end = found.span(1)
+        out = [query[:start] + w + query[end:] for w in best]
+        prefixed = query[:start] + word[: len(word) - 2] + "*" + query[end:]
+        if len(word) >= 5 and run(store, prefixed, list_names=list_names, per_page=1).total:
+            out.append(prefixed)
+        return out
+    return []
+
+
 def snippet_html(snippet: str, mode: str) -> str:
     """A hit's snippet as HTML: text escaped, matches in <mark>, addresses obfuscated as
     the list asks (an address that was matched loses its highlight, never its disguise)."""

@@ -403,6 +403,7 @@ def search(
         results = searchlib.run(
             store, query, list_names=list_names or None, page=page, per_page=per_page, sort=sort
         )
+        instead = searchlib.suggest(store, query, list_names) if not results.total else []
     modes = {lst.name: lst.obfuscate for lst in config.lists}
     found = [searchlib.hit_json(hit, modes.get(hit.list_name, "at")) for hit in results.hits]
     if as_json:
@@ -417,6 +418,8 @@ def search(
     if not results.total_exact:
         matches = f"about {matches}"
     click.echo(f"{matches} (page {page} of {results.pages})")
+    if instead:
+        click.echo("did you mean: " + " · ".join(instead))
     for hit in found:
         click.echo(f"{hit['date'][:10]}  {hit['from']}  {hit['subject']}\n    {hit['url']}")
 

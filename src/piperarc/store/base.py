@@ -14,6 +14,7 @@ from piperarc.model import (
     OldLink,
     SearchHit,
     SearchQuery,
+    SearchTerm,
     StoredMessage,
     Summary,
     ThreadPlacement,
@@ -189,6 +190,11 @@ class Store(Protocol):
         """(total, one page of hits, whether the total is exact): ranked by relevance (or
         newest first when `by_date` or when the query has no words). A backend may estimate
         a large total rather than count it. Raises QueryError if the backend rejects it."""
+
+    def word_counts(self, words: Sequence[str], within: Sequence[SearchTerm]) -> dict[str, int]:
+        """How many messages hold each of `words` (folded words, as the index cuts them) in
+        their subject, sender, text or file names, among those one of `within` matches (the
+        lists' facets; none: all); only words some message holds."""
 
     def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
         """What the search index holds of these messages (those still stored), as

@@ -257,7 +257,14 @@ async def search(request: Request) -> Response:
         doc = searchlib.hit_json(hit, readable(request, hit.list_name).obfuscate)
         doc["url"] = root + doc["url"]
         found.append(doc)
+    names = lists_for(request, lst)
+    instead = searchlib.suggest(archive.store, q, names) if not results.total and names else []
     return JSONResponse(
-        {"total": results.total, "total_exact": results.total_exact, "results": found},
+        {
+            "total": results.total,
+            "total_exact": results.total_exact,
+            "results": found,
+            "suggestions": instead,
+        },
         headers={"Cache-Control": "no-cache"},
     )

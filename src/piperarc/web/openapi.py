@@ -230,6 +230,13 @@ def openapi(title: str) -> dict[str, Any]:
                         }
                     ),
                 },
+                "suggestions": {
+                    "type": "array",
+                    "items": _STR,
+                    "description": "When nothing matched: the query with a word no message "
+                    "holds replaced by near words that messages hold, most used first, "
+                    "then by its start as a prefix (overf*).",
+                },
             }
         ),
     }

@@ -73,6 +73,7 @@ async def search_page(request: Request) -> Response:
         "sort": "relevance",
         "error": None,
         "links": {},
+        "suggestions": [],
     }
     status = 200
     try:
@@ -87,6 +88,11 @@ async def search_page(request: Request) -> Response:
                 hits=_hits(request, results.hits),
             )
             context["links"] = _search_links(q, lst, page, sort, results.pages)
+            if not results.total and (names := lists_for(request, lst)):
+                context["suggestions"] = [
+                    (text, _search_links(text, lst, 1, sort, 1)["relevance"])
+                    for text in searchlib.suggest(archive.store, q, names)
+                ]
     except (QueryError, NotFoundError) as err:
         status, _, context["error"] = status_of(err)
     html = archive.render("search_results", urls.search(), **context)

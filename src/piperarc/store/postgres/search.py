@@ -18,6 +18,7 @@ from piperarc.mail.words import split_quoted
 from piperarc.model import (
     SearchHit,
     SearchQuery,
+    SearchTerm,
 )
 from piperarc.store.base import SearchText, unpack
 from piperarc.store.postgres import text as pgtext
@@ -161,6 +162,23 @@ class Search(Connected):
             for r in rows
         ]
         return count, hits, exact
+
+    def word_counts(self, words: Sequence[str], within: Sequence[SearchTerm]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        limit = " & (" + " | ".join(map(pgtext.term_query, within)) + ")" if within else ""
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(_SEARCH_SETTINGS)
+                for word in dict.fromkeys(words):
+                    row = conn.execute(
+                        "SELECT count(*) FROM search_index WHERE doc @@ %s::tsquery",
+                        (pgtext.term_query(SearchTerm(word)) + limit,),
+                    ).fetchone()
+                    if row and row[0]:
+                        found[word] = int(row[0])
+        except psycopg.Error as err:
+            raise StoreError(f"cannot search: {err}", safe_url(self.url)) from err
+        return found
 
     def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
         """PostgreSQL keeps vectors, not text: each message's text is made again as the

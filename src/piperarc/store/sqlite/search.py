@@ -125,6 +125,22 @@ class Search(Connected):
             raise StoreError(f"cannot search: {err}", self.path) from err
         return total, [_hit(found[i], query) for i in ids if i in found], True
 
+    def word_counts(self, words: Sequence[str], within: Sequence[SearchTerm]) -> dict[str, int]:
+        db = self._searching()
+        found: dict[str, int] = {}
+        limit = " AND (" + " OR ".join(map(_fts_term, within)) + ")" if within else ""
+        try:
+            for word in dict.fromkeys(words):
+                count = db.execute(
+                    "SELECT count(*) FROM search_index WHERE search_index MATCH ?",
+                    (_fts_term(SearchTerm(word)) + limit,),
+                ).fetchone()[0]
+                if count:
+                    found[word] = count
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot search: {err}", self.path) from err
+        return found
+
     def search_texts(self, list_name: str, nums: Sequence[int]) -> list[tuple[int, SearchText]]:
         db = self._searching()
         list_id = self._list_id(list_name)
