@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import lzma
 import re
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import pytest
 
 from piperarc import config as configlib
 from piperarc import search
+from piperarc.mail import stems
 from piperarc.store import open_store
 from tests.conftest import cli, corpus_path
 from tests.test_browser import Site, _chromium, _QuietHandler, _record, _served_demo
@@ -45,6 +47,10 @@ document.addEventListener("securitypolicyviolation", (event) => {
 USRP_QUERIES = [
     "overflow",
     "overflows",
+    "overflowing",
+    '"overflow"',  # exactly as written
+    "s:overflows",
+    "capabilities -overflows",
     "uhd_usrp_probe",
     '"rx streamer"',
     '"sample rate" b200',
@@ -302,3 +308,47 @@ def test_a_result_page_of_usrp_users_shows_the_hits_newest_first(
     dates = page.locator("#search-results time").evaluate_all("els => els.map(e => e.dateTime)")
     assert len(dates) == 20
     assert dates == sorted(dates, reverse=True)
+
+
+@pytest.mark.corpus
+def test_the_browser_widens_words_as_the_server_does(page: Page, usrp: tuple[Site, Path]) -> None:
+    """search.js's forms() is stems.forms() word for word, on every word of a real list."""
+    site, _ = usrp
+    page.goto(site.url("search.html"))
+    text = lzma.decompress(corpus_path("lists", "usrp-users-3k.mbox.xz").read_bytes())
+    every = sorted(set(re.findall(r"[a-z]{3,16}", text.decode("latin-1").lower())))
+    vocabulary = every[:: max(1, len(every) // 5_000)]  # ~5,000 words from a to z
+    assert len(vocabulary) >= 5_000
+    theirs = page.evaluate("(ws) => ws.map((w) => window.piperarcForms(w))", vocabulary)
+    mismatched = [w for w, f in zip(vocabulary, theirs, strict=True) if f != stems.forms(w)]
+    assert mismatched == []
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("query", ["overfow", "buffer recieve overfow", "firmwre", "xyzzyq"])
+def test_the_browser_suggests_what_the_server_suggests(
+    page: Page, usrp: tuple[Site, Path], query: str
+) -> None:
+    site, archive = usrp
+    store = open_store(configlib.load(archive).database, readonly=True)
+    try:
+        expected = search.suggest(store, query, ["usrp-users"])
+    finally:
+        store.close()
+    page.goto(site.url("search.html"))
+    found = page.evaluate(
+        "([q]) => window.piperarcSuggest('search-index/', q, ['usrp-users'])", [query]
+    )
+    assert found == expected
+
+
+@pytest.mark.corpus
+def test_a_search_that_finds_nothing_offers_near_words(page: Page, usrp: tuple[Site, Path]) -> None:
+    site, _ = usrp
+    page.goto(site.url("search.html?q=overfow"))
+    assert search_status(page).startswith("0 messages found")
+    offered = page.locator("p.suggestions a")
+    offered.first.wait_for()
+    assert offered.all_inner_texts()[0] == "overflow"
+    offered.first.click()
+    assert int(search_status(page).split()[0]) > 100

@@ -3,25 +3,42 @@
 
 from __future__ import annotations
 
+import email.utils
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 
 from piperarc import feeds, urls
 from piperarc.config import ListConfig
 from piperarc.mail import structure
+from piperarc.mail.parse import header_text, real_sender
 from piperarc.model import Attachment, StoredMessage, Summary, Tombstone
 from piperarc.render import Renderer
 from piperarc.render.mail import shown
-from piperarc.render.text import obfuscate
+from piperarc.render.text import elide_quotes, obfuscate
 from piperarc.store import ListStats
 
 T = TypeVar("T")
+# The deepest a thread's tree indents (as HyperKitty caps it): a deeper reply is shown at
+# this depth, saying whom it answers, at every screen width.
+MAX_DEPTH = 5
+_FOLDED_QUOTE = '<details class="quote">'  # render.text's folded quote, elided in threads
 # Of a message's raw text, the most its fallback page shows (the original has it all).
 RAW_TEXT_CHARS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFacts:
+    """A whole thread as a period's thread view sums it up."""
+
+    messages: int
+    people: int
+    last: int  # the date of its last message
+    periods: tuple[str, ...]  # the periods it has messages in, in order
 
 
 class ListPlan:
@@ -65,6 +82,20 @@ class ListPlan:
         for s in self.by_date:
             periods[self.period_of[s.num]].append(s)
         self.periods = dict(sorted(periods.items()))
+        self._facts: dict[str, ThreadFacts] = {}
+
+    def thread_facts(self, thread_key: str) -> ThreadFacts:
+        """How many messages and people a thread has, its last date and its periods."""
+        found = self._facts.get(thread_key)
+        if found is None:
+            members = self.threads[thread_key]
+            found = self._facts[thread_key] = ThreadFacts(
+                messages=len(members),
+                people=len({(s.from_addr or s.from_name).lower() for s in members}),
+                last=max(s.date_utc for s in members),
+                periods=tuple(sorted({self.period_of[s.num] for s in members})),
+            )
+        return found
 
     def neighbours_by_date(self, num: int) -> tuple[Summary | None, Summary | None]:
         i = self.date_index[num]
@@ -89,6 +120,13 @@ class MessagePage:
     attachments: tuple[Attachment, ...]
     # Why the page is the message's raw text (message_raw.html) and not its rendering.
     problem: str | None = None
+    # The article as its thread's page shows it: its subject an <h2> below the thread's
+    # <h1>, an HTML version offered beside the text a link to this page (None: `article`).
+    in_thread: Markup | None = None
+
+    @property
+    def thread_article(self) -> Markup:
+        return self.article if self.in_thread is None else self.in_thread
 
 
 def problem_of(err: Exception) -> str:
@@ -158,6 +196,37 @@ def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
     return structure.attachments(raw)
 
 
+def _reply_link(lst: ListConfig, msg: StoredMessage) -> str | None:
+    """A mailto: link that writes to the list in reply to `msg` (Subject "Re: …" and
+    In-Reply-To, as Pipermail's did); none for a list with no address, or one that hides
+    addresses."""
+    if not lst.address or lst.obfuscate == "hide":
+        return None
+    subject = msg.subject or ""
+    if not subject.lower().startswith("re:"):
+        subject = f"Re: {subject}"
+    fields = urlencode({"subject": subject, "In-Reply-To": f"<{msg.mid}>"}, quote_via=quote)
+    return f"mailto:{quote(lst.address, safe='@')}?{fields}"
+
+
+def _head_fields(lst: ListConfig, msg: StoredMessage, raw: bytes) -> dict[str, Any]:
+    """What a message's header block shows that is not stored: To, Cc, the From as it came
+    when the list rewrote it (parse.real_sender), and the link to reply."""
+    get = structure.header_fields(raw)
+    raw_name, raw_addr = email.utils.parseaddr(header_text(get("from")))
+    _, _, rewritten = real_sender(raw_name, raw_addr, get)
+    source = ""
+    if rewritten:
+        source = "X-Original-From" if get("x-original-from") else "Reply-To"
+    return {
+        "to": " ".join(header_text(get("to")).split())[:1000],
+        "cc": " ".join(header_text(get("cc")).split())[:1000],
+        "rewritten": rewritten if rewritten and msg.from_addr != raw_addr else None,
+        "rewritten_from": source,
+        "reply_to": _reply_link(lst, msg),
+    }
+
+
 def home_entry(lst: ListConfig, stats: ListStats | None) -> dict[str, Any]:
     """A list's line on the archive's home (Pages.home); `stats` None while it has no mail."""
     return {
@@ -186,8 +255,10 @@ def _groups(
 class Pages:
     """Renders the archive's pages for one archive title."""
 
-    def __init__(self, archive_title: str) -> None:
+    def __init__(self, archive_title: str, *, live: bool = False) -> None:
         self.archive_title = archive_title
+        # Pages the live server answers: they may link to its lookups (mid/MESSAGE-ID).
+        self.live = live
         self.renderer = Renderer()
         # A list's feeds are the same on each of its pages: made once per list, not per page
         # (their ids are UUIDs, whose hashing showed in build profiles).
@@ -274,19 +345,20 @@ class Pages:
             "newer": keys[i + 1] if i + 1 < len(keys) else None,
             "feeds": self._list_feeds(lst),
         }
-        # By thread: threads in order of their first message here; depth as in the thread.
+        # By thread: threads in order of their first message here (or of their last one
+        # here, newest first: "activity"), each with its tree as in the thread (depth
+        # from its top message here, at most MAX_DEPTH) and what the whole thread holds.
         by_thread: dict[str, list[Summary]] = {}
         for s in items:
             by_thread.setdefault(s.thread_key, []).append(s)
-        tree: list[Summary] = []
-        depths: list[int] = []
-        for members in by_thread.values():
-            members.sort(key=lambda s: s.thread_pos)
-            top = min(s.depth for s in members)
-            tree.extend(members)
-            depths.extend(s.depth - top for s in members)
+        threads = [
+            self._period_thread(lst, plan, period, key, members)
+            for key, members in by_thread.items()
+        ]
+        latest = sorted(threads, key=lambda t: t["latest"], reverse=True)
         views: dict[str, dict[str, Any]] = {
-            "thread": {"items": tree, "depths": depths},
+            "thread": {"items": items, "threads": threads},
+            "activity": {"items": items, "threads": latest},
             "date": {"items": items},
             "subject": {
                 "items": items,
@@ -316,6 +388,32 @@ class Pages:
             path = urls.period_view(lst.name, period, view)
             pages[path] = self._page("period", path, view=view, **common, **extra)
         return pages
+
+    @staticmethod
+    def _period_thread(
+        lst: ListConfig, plan: ListPlan, period: str, key: str, members: list[Summary]
+    ) -> dict[str, Any]:
+        """One thread on a period's thread view: its messages here in thread order, their
+        depths, whom the ones shown less deep than they are answer, and the whole thread's
+        facts (counts, last date, the periods before and after this one it runs into)."""
+        members.sort(key=lambda s: s.thread_pos)
+        top = min(s.depth for s in members)
+        facts = plan.thread_facts(key)
+        at = facts.periods.index(period)
+        parents = [
+            plan.by_num.get(s.parent_num) if s.depth - top > MAX_DEPTH and s.parent_num else None
+            for s in members
+        ]
+        return {
+            "key": key,
+            "members": members,
+            "depths": [min(s.depth - top, MAX_DEPTH) for s in members],
+            "parents": parents,
+            "facts": facts,
+            "latest": max(s.date_utc for s in members),
+            "before": facts.periods[at - 1] if at > 0 else None,
+            "after": facts.periods[at + 1] if at + 1 < len(facts.periods) else None,
+        }
 
     def _span(self, lst: ListConfig | None, page_path: str, first: int, last: int) -> Markup:
         """First and last dates ("D to D") on a page at `page_path`; nothing if one cannot
@@ -358,10 +456,20 @@ class Pages:
             lambda: obfuscate(msg.subject or "(no subject)", lst.obfuscate),
             lambda: f"Message {msg.num}",
         )
-        article = Markup(
-            self.renderer.page(
-                "message_raw_body", path, lst=lst, msg=msg, subject=subject, text=text, cut=cut
+        article, in_thread = (
+            Markup(
+                self.renderer.page(
+                    "message_raw_body",
+                    path,
+                    lst=lst,
+                    msg=msg,
+                    subject=subject,
+                    text=text,
+                    cut=cut,
+                    level=level,
+                )
             )
+            for level in (1, 2)
         )
         html = self._page(
             "message_raw",
@@ -371,7 +479,7 @@ class Pages:
             period=plan.period_of.get(msg.num),
             article=article,
         )
-        return MessagePage(html, article, (), problem)
+        return MessagePage(html, article, (), problem, in_thread)
 
     def _message(
         self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes
@@ -393,21 +501,44 @@ class Pages:
             mode=lst.obfuscate,
             inline_limit=lst.inline_limit,
         )
-        article = Markup(
-            self.renderer.page(
-                "message_body",
-                path,
-                lst=lst,
-                msg=msg,
-                parts=what.parts,
-                damaged_parts=what.damaged_parts,
-                attachments=what.attachments,
-                parent=parent_line[0] if parent_line else None,
-                replies=replies,
-                date_written=structure.written_date(raw) if msg.date_source != "date" else "",
-                origin=plan.origins.get(msg.num),
-            )
-        )
+        head: dict[str, Any] = {
+            "lst": lst,
+            "msg": msg,
+            "parent": parent_line[0] if parent_line else None,
+            "replies": replies,
+            "date_written": structure.written_date(raw) if msg.date_source != "date" else "",
+            **_head_fields(lst, msg, raw),
+            "mid_link": urls.mid_lookup(lst.name, msg.mid) if self.live else None,
+        }
+        body: dict[str, Any] = {
+            "lst": lst,
+            "msg": msg,
+            "parts": what.parts,
+            "damaged_parts": what.damaged_parts,
+            "attachments": what.attachments,
+            "origin": plan.origins.get(msg.num),
+        }
+        render = self.renderer.page
+        text = render("message_body", path, level=1, in_thread=False, **body)
+        article = Markup(render("message_head", path, level=1, **head) + text)
+        # Its thread's page: the header a level down; the body made again only where it
+        # differs there (an HTML version offered, attachments under a heading, long
+        # quotes: left out, the messages they quote are on that page).
+        own_page = urls.relative(path, "") + urls.message(lst.name, msg.key)
+        thread_parts = [
+            {**p, "html": elide_quotes(p["html"], own_page)}
+            if p["kind"] in ("text", "damaged") and _FOLDED_QUOTE in p["html"]
+            else p
+            for p in what.parts
+        ]
+        if (
+            what.attachments
+            or any(p["kind"] == "html" and p.get("offered") for p in what.parts)
+            or any(a is not b for a, b in zip(thread_parts, what.parts, strict=True))
+        ):
+            body["parts"] = thread_parts
+            text = render("message_body", path, level=2, in_thread=True, **body)
+        in_thread = Markup(render("message_head", path, level=2, **head) + text)
         files = view.attachments
         prev_date, next_date = plan.neighbours_by_date(msg.num)
         prev_thread, next_thread = plan.neighbours_in_thread(summary)
@@ -428,7 +559,7 @@ class Pages:
                 *self._list_feeds(lst),
             ],
         )
-        return MessagePage(html, article, files)
+        return MessagePage(html, article, files, None, in_thread)
 
     def thread(
         self,
@@ -445,15 +576,22 @@ class Pages:
         tree_item = self._entry(lst, path, "tree_item")
         unshown = self._entry(lst, path, "unshown")
         gone = self._entry(lst, path, "removed_item")
-        items = _pieces([msg for msg, _ in entries], tree_item, lambda m: unshown(m, f"#m{m.num}"))
+        by_num = {msg.num: msg for msg, _ in entries}
+
+        def item(m: StoredMessage) -> Markup:
+            # Deeper than MAX_DEPTH: shown at that depth, saying whom it answers.
+            parent = by_num.get(m.parent_num) if m.depth > MAX_DEPTH and m.parent_num else None
+            return Markup(tree_item(m, parent))
+
+        items = _pieces([msg for msg, _ in entries], item, lambda m: unshown(m, f"#m{m.num}"))
         # The tree: messages and placeholders in thread order (a placeholder before a
         # message that took its position since: it came first).
         rows = sorted(
             [
-                (msg.thread_pos, 1, msg.depth, item)
+                (msg.thread_pos, 1, min(msg.depth, MAX_DEPTH), item)
                 for (msg, _), item in zip(entries, items, strict=True)
             ]
-            + [(t.thread_pos, 0, t.depth, gone(t)) for t in removed],
+            + [(t.thread_pos, 0, min(t.depth, MAX_DEPTH), gone(t)) for t in removed],
             key=lambda row: (row[0], row[1]),
         )
         return self._page(

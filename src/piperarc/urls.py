@@ -6,6 +6,7 @@ from any web server, any sub-path, a CDN or straight from disk (file://).
     index.html                         the archive's home: its lists
     NAME/index.html                    a list's home: periods, newest first
     NAME/PERIOD/{thread,date,subject,author}.html   the four Pipermail views of a period
+    NAME/PERIOD/activity.html          its threads again, by their latest message here
     NAME/PERIOD.mbox.gz                the period's messages as mboxrd
     NAME/m/KEY.html                    a message (KEY: mid.url_key, fixed at first archiving)
     NAME/m/KEY.eml                     the message's raw bytes
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from piperarc.model import OldLink
 
-VIEWS = ("thread", "date", "subject", "author")
+VIEWS = ("thread", "activity", "date", "subject", "author")
 # Extensions a web server may serve as a document that runs script, embeds script or is
 # handed to an interpreter (Apache's AddHandler acts on ANY extension of the name, so
 # "shell.php.png" runs as PHP there and "evil.html.gz" goes out as text/html): such
@@ -127,6 +129,11 @@ def list_home(list_name: str) -> str:
 
 def period_view(list_name: str, period: str, view: str) -> str:
     return f"{list_name}/{period}/{view}.html"
+
+
+def mid_lookup(list_name: str, mid: str) -> str:
+    """The live server's lookup of a message by its Message-ID (web/app.py)."""
+    return f"{list_name}/mid/{quote(mid, safe='@')}"
 
 
 def period_mbox(list_name: str, period: str) -> str:

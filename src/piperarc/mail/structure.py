@@ -17,8 +17,10 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import email
+import email.parser
 import email.utils
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.errors import InvalidBase64CharactersDefect, InvalidBase64PaddingDefect
 from email.message import Message
@@ -137,6 +139,18 @@ def _field(head: bytes, name: bytes) -> bytes | None:
         stop = head.find(b"\n", stop + 1)
     value = head[at:] if stop < 0 else head[at:stop]
     return b" ".join(value.split())
+
+
+def header_fields(raw: bytes) -> Callable[[str], object]:
+    """A getter of the message's header fields (as parse.py's), reading its header block
+    only: for the fields a page shows that are not stored (To, Cc, the From as it came)."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.end()] if end else raw
+    try:
+        msg = email.parser.BytesHeaderParser().parsebytes(head)
+    except Exception:  # the parser is not ours: a page then shows no such fields
+        return lambda name: None
+    return msg.get
 
 
 def written_date(raw: bytes) -> str:

@@ -139,6 +139,28 @@ def _diff_span(match: re.Match[str]) -> str:
     return f'<span class="{kind}">{match.group(0)}</span>'
 
 
+_FOLDED = re.compile(
+    r'<details class="quote"><summary>(\d+) quoted lines</summary>'
+    r'<blockquote class="quote">.*?</blockquote></details>',
+    re.DOTALL,
+)
+
+
+def elide_quotes(html: str, href: str) -> Markup:
+    """`html` (a text part as body_html made it) with each folded quote left out, a link
+    to `href` (the message's own page) in its place: on a thread's page the messages
+    quoted are there already. (Mail text in it is escaped: no "</blockquote>" of its own.)"""
+    return Markup(
+        _FOLDED.sub(
+            lambda m: (
+                f'<a class="quote-elided" href="{escape(href)}">'
+                f"[{m[1]} quoted lines: on the message's page]</a>\n"
+            ),
+            html,
+        )
+    )
+
+
 def _folded(quote: list[str]) -> str:
     """Quoted lines set apart; a long quote folded in a <details> that needs no script."""
     body = "\n".join(quote)

@@ -120,7 +120,7 @@ class _ListWriter:
                     write(urls.attachment(lst.name, msg.key, a.index, a.filename), a.data)
                 write(urls.message_raw(lst.name, msg.key), raw)
                 write(urls.message(lst.name, msg.key), page.html)
-                articles[i] = page.article
+                articles[i] = page.thread_article
                 attachments += len(page.attachments)
                 pages += 1
                 messages += 1

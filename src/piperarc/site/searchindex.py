@@ -50,7 +50,7 @@ from typing import Any
 
 from piperarc import urls
 from piperarc.config import ListConfig
-from piperarc.mail.words import WORD, fold
+from piperarc.mail.words import WORD, fold, split_tail
 from piperarc.model import Summary
 from piperarc.render.text import iso_date, obfuscate, sender
 from piperarc.site.files import Writer
@@ -62,7 +62,7 @@ TASK_FILES = 8  # doc files per task (2,048 docs)
 SHARD_CHARS = 192_000  # postings characters per shard (about 40 KB gzipped)
 GZIP_LEVEL = 1  # 11.6 MB for linux-man in 0.2 s; level 6: 10.2 MB in 1.4 s
 COLUMNS = "sfbqax"  # subject, sender, body, quoted, files, facets
-EXCERPT = 200  # characters of a message's own text shown with a result
+EXCERPT = 320  # characters of a message's own text kept for its result (search.js shows ~200)
 
 # One message as the index takes it, ordered by date: (date_utc, list, num, key, subject,
 # from_name, from_addr). Small tuples, not Summary objects: a build holds every message's.
@@ -103,7 +103,13 @@ def _unpacked(path: Path) -> Any:
 # -- a task: docs → postings --------------------------------------------------------------
 
 
-def _excerpt(text: str) -> str:
+def _excerpt(own: str, quoted: str) -> str:
+    """The start of the sender's own text (no signature, no list footer), else of the
+    quoted lines, cut at a word near EXCERPT characters: search.js shows the part of it
+    around the first word found, or its start."""
+    text = split_tail(own)[0]
+    if not WORD.search(text):
+        text = quoted
     flat = " ".join(text[: EXCERPT * 4].split())
     if len(flat) <= EXCERPT:
         return flat
@@ -145,7 +151,7 @@ def index_docs(
                 obfuscate(subject, mode),
                 sender(from_name, from_addr, mode),
                 iso_date(date_utc)[:10],
-                obfuscate(_excerpt(text[2]), mode) if text else "",
+                obfuscate(_excerpt(text[2], text[3]), mode) if text else "",
             ]
         )
         if text is None:

@@ -69,7 +69,7 @@ class Archive:
         self._make_access = access
         self.access = access(config)
         self._settings = _settings_seen(config)
-        self.pages = Pages(config.title)
+        self.pages = Pages(config.title, live=True)
         self._store: Store | None = None
         self._version: int | None = None
         self._plans: dict[str, ListPlan | None] = {}
@@ -271,7 +271,7 @@ class Archive:
             plan = self.need_plan(lst)
             if thread_key in plan.threads:
                 entries = [
-                    (msg, self.pages.message(lst, plan, msg, raw).article)
+                    (msg, self.pages.message(lst, plan, msg, raw).thread_article)
                     for msg, raw in self.store.thread_messages(lst.name, thread_key)
                 ]
                 html = self.pages.thread(

@@ -421,6 +421,68 @@
     return [...(matched || [])].sort((a, b) => b - a); // newest first
   }
 
+  // -- suggestions: search.suggest ------------------------------------------------------
+
+  const BARE = /(?<!\S)([^\s"*:-][^\s"*:]*)(?!\S)/gu;
+  const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+  const SUGGESTIONS = 3;
+
+  function edits(word) {
+    const found = new Set();
+    for (let i = 1; i <= word.length; i += 1) {
+      const head = word.slice(0, i);
+      const tail = word.slice(i);
+      if (tail) {
+        found.add(head + tail.slice(1));
+        for (const c of LETTERS) found.add(head + c + tail.slice(1));
+      }
+      if (tail.length > 1) found.add(head + tail[1] + tail[0] + tail.slice(2));
+      for (const c of LETTERS) found.add(head + c + tail);
+    }
+    found.delete(word);
+    return [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  // word -> how many messages hold it (not counting facets), among `within` (or all).
+  async function wordCounts(index, words, within) {
+    const counts = new Map();
+    for (const word of new Set(words)) {
+      let n = 0;
+      for (const [doc, columns] of await wordDocs(index, word, false))
+        if ([...columns.keys()].some((c) => c !== "x") && (!within || within.has(doc))) n += 1;
+      if (n) counts.set(word, n);
+    }
+    return counts;
+  }
+
+  async function suggest(index, text, listNames) {
+    let within = null;
+    if (listNames.length) {
+      within = new Set();
+      for (const name of listNames)
+        for (const doc of await termDocs(index, { tokens: [listToken(name)], field: "facets", prefix: false }))
+          within.add(doc);
+    }
+    for (const found of text.matchAll(BARE)) {
+      const token = found[1];
+      const cut = words(token);
+      if (token === "OR" || cut.length !== 1 || cut[0].length < 3 || !/^\p{L}+$/u.test(cut[0])) continue;
+      const word = cut[0];
+      if ((await wordCounts(index, forms(word), within)).size) continue;
+      const counts = await wordCounts(index, edits(word), within);
+      const best = [...counts.keys()]
+        .sort((a, b) => counts.get(b) - counts.get(a) || (a < b ? -1 : a > b ? 1 : 0))
+        .slice(0, SUGGESTIONS);
+      const start = found.index;
+      const end = start + token.length;
+      const out = best.map((w) => text.slice(0, start) + w + text.slice(end));
+      const prefixed = `${text.slice(0, start)}${word.slice(0, word.length - 2)}*${text.slice(end)}`;
+      if (word.length >= 5 && (await run(index, parseQuery(prefixed, listNames))).length) out.push(prefixed);
+      return out;
+    }
+    return [];
+  }
+
   // For the tests and for a console: every doc's URL a query finds, newest first.
   async function search(indexBase, text, listNames = []) {
     const index = new Index(indexBase);
@@ -429,6 +491,7 @@
   }
   window.piperarcSearch = search;
   window.piperarcForms = forms;
+  window.piperarcSuggest = async (indexBase, text, listNames = []) => suggest(new Index(indexBase), text, listNames);
 
   // -- the page -------------------------------------------------------------------------
 
@@ -444,15 +507,45 @@
     who.textContent = sender;
     const time = document.createElement("time");
     time.dateTime = date;
-    time.textContent = date;
+    time.textContent = new Date(`${date}T00:00:00Z`).toLocaleDateString(undefined, {
+      year: "numeric", month: "short", day: "numeric", timeZone: "UTC",
+    });
     const where = document.createElement("span");
     where.className = "list";
     where.textContent = list;
     const snippet = document.createElement("p");
     snippet.className = "snippet";
-    highlight(snippet, excerpt, marks);
+    highlight(snippet, around(excerpt, marks), marks);
     li.append(a, " ", who, " ", time, " ", where, snippet);
     return li;
+  }
+
+  // Whole words (a word* term: any word it starts), as the index found them.
+  function markPattern(marks) {
+    const escaped = marks.map(
+      (m) => m.word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + (m.prefix ? "[\\p{L}\\p{N}]*" : ""),
+    );
+    return new RegExp(`(?<![\\p{L}\\p{N}])(${escaped.join("|")})(?![\\p{L}\\p{N}])`, "giu");
+  }
+
+  // About SHOWN characters of the excerpt: from a little before the first word found in
+  // it, or its start.
+  const SHOWN = 200;
+  function around(text, marks) {
+    let start = 0;
+    if (marks.length) {
+      const found = markPattern(marks).exec(text);
+      if (found && found.index > SHOWN / 3) {
+        const from = text.lastIndexOf(" ", found.index - 40);
+        start = from > 0 ? from + 1 : 0;
+      }
+    }
+    let shown = text.slice(start);
+    if (shown.length > SHOWN + 20) {
+      const cut = shown.lastIndexOf(" ", SHOWN);
+      shown = `${shown.slice(0, cut > SHOWN / 2 ? cut : SHOWN).replace(/ …$/, "")} …`;
+    }
+    return start > 0 ? `… ${shown}` : shown;
   }
 
   // The excerpt as text nodes, each query word found in it marked.
@@ -461,11 +554,7 @@
       into.textContent = text;
       return;
     }
-    // Whole words (a word* term: any word it starts), as the index found them.
-    const escaped = marks.map(
-      (m) => m.word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + (m.prefix ? "[\\p{L}\\p{N}]*" : ""),
-    );
-    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(${escaped.join("|")})(?![\\p{L}\\p{N}])`, "giu");
+    const pattern = markPattern(marks);
     let at = 0;
     for (const found of text.matchAll(pattern)) {
       into.append(text.slice(at, found.index));
@@ -519,6 +608,24 @@
       await more();
       // Said once the first results are on the page.
       status.textContent = `${found.length} message${found.length === 1 ? "" : "s"} found, newest first.`;
+      if (!found.length) {
+        const instead = await suggest(index, text, list ? [list] : []);
+        if (instead.length) {
+          const p = document.createElement("p");
+          p.className = "suggestions";
+          p.append("Did you mean ");
+          instead.forEach((q, i) => {
+            const a = document.createElement("a");
+            const params = new URLSearchParams({ q });
+            if (list) params.set("list", list);
+            a.href = `?${params}`;
+            a.textContent = q;
+            p.append(...(i ? [" or ", a] : [a]));
+          });
+          p.append("?");
+          status.after(p);
+        }
+      }
     } catch (err) {
       status.className = "error";
       status.textContent = err instanceof QueryError ? err.message : `The search index could not be read (${err.message}).`;
