@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import email.utils
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -50,6 +51,7 @@ class ListPlan:
         period_kind: str,
         origins: dict[int, str] | None = None,
         removed: Sequence[Tombstone] = (),
+        whole_threads: Sequence[Summary] = (),
     ) -> None:
         # Notes on messages taken from an old archive's own copies (store.origins).
         self.origins = origins or {}
@@ -77,23 +79,29 @@ class ListPlan:
         for s in summaries:
             if s.parent_num is not None:
                 self.children[s.parent_num].append(s)
+        self.kind = period_kind
         self.period_of = {s.num: urls.period_of(s.date_utc, period_kind) for s in summaries}
         periods: dict[str, list[Summary]] = defaultdict(list)
         for s in self.by_date:
             periods[self.period_of[s.num]].append(s)
         self.periods = dict(sorted(periods.items()))
         self._facts: dict[str, ThreadFacts] = {}
+        # A plan of some periods only (an incremental build) is given the whole threads
+        # of their messages, for thread_facts.
+        self._whole: dict[str, list[Summary]] = defaultdict(list)
+        for s in whole_threads:
+            self._whole[s.thread_key].append(s)
 
     def thread_facts(self, thread_key: str) -> ThreadFacts:
         """How many messages and people a thread has, its last date and its periods."""
         found = self._facts.get(thread_key)
         if found is None:
-            members = self.threads[thread_key]
+            members = self._whole.get(thread_key) or self.threads[thread_key]
             found = self._facts[thread_key] = ThreadFacts(
                 messages=len(members),
                 people=len({(s.from_addr or s.from_name).lower() for s in members}),
                 last=max(s.date_utc for s in members),
-                periods=tuple(sorted({self.period_of[s.num] for s in members})),
+                periods=tuple(sorted({urls.period_of(s.date_utc, self.kind) for s in members})),
             )
         return found
 
@@ -227,6 +235,92 @@ def _head_fields(lst: ListConfig, msg: StoredMessage, raw: bytes) -> dict[str, A
     }
 
 
+RECENT_DAYS = 365  # the mail a list's home sums up: its last year (up to its last message)
+ACTIVE_DAYS = 28  # "most active threads": by messages in the last four weeks of it
+OVERVIEW_SIZE = 8  # threads in each of the home's lists
+POSTERS = 10
+
+
+def overview(recent: Sequence[Summary]) -> dict[str, Any]:
+    """A list home's summary of its recent mail (`recent`, oldest first): its newest threads,
+    its most active threads of the last ACTIVE_DAYS, its most frequent posters; as
+    HyperKitty's overview and public-inbox's root give."""
+    if not recent:
+        return {"newest": [], "active": [], "posters": [], "since": None}
+    threads: dict[str, list[Summary]] = defaultdict(list)
+    for s in recent:
+        threads[s.thread_key].append(s)
+    starters = [s for s in recent if s.thread_pos == 0]
+    newest = [
+        {"first": s, "messages": len(threads[s.thread_key]), "last": threads[s.thread_key][-1]}
+        for s in reversed(starters[-OVERVIEW_SIZE:])
+    ]
+    since = recent[-1].date_utc - ACTIVE_DAYS * 86400
+    lately: dict[str, list[Summary]] = defaultdict(list)
+    for s in recent:
+        if s.date_utc >= since:
+            lately[s.thread_key].append(s)
+    busiest = sorted(lately.items(), key=lambda kv: (-len(kv[1]), -kv[1][-1].date_utc))
+    active = [
+        {
+            "first": min(members, key=lambda s: s.thread_pos),
+            "messages": len(members),
+            "people": len({(s.from_addr or s.from_name).lower() for s in members}),
+            "last": members[-1],
+        }
+        for _, members in busiest[:OVERVIEW_SIZE]
+    ]
+    posters: dict[str, list[Summary]] = defaultdict(list)
+    for s in recent:
+        posters[(s.from_addr or s.from_name).lower()].append(s)
+    top = sorted(posters.values(), key=lambda msgs: (-len(msgs), -msgs[-1].date_utc))
+    return {
+        "newest": newest,
+        "active": active,
+        "posters": [{"who": msgs[-1], "messages": len(msgs)} for msgs in top[:POSTERS]],
+        "since": recent[0].date_utc,
+        "last": recent[-1].date_utc,
+    }
+
+
+CHART_HEIGHT = 60
+CHART_BAR = 6  # width of one period's bar (and its gap) in the chart's own units
+
+
+def activity_chart(counts: dict[str, int]) -> dict[str, Any] | None:
+    """The bars of a list's activity chart, one per period from the first to the last
+    (none where a period had no mail), for list.html's inline SVG; None without mail."""
+    if not counts:
+        return None
+    highest = max(counts.values()) or 1
+    keys = sorted(counts)
+    if all(len(k) == 7 and k[4] == "-" for k in keys):  # months: the empty ones too
+        first = int(keys[0][:4]) * 12 + int(keys[0][5:]) - 1
+        last = int(keys[-1][:4]) * 12 + int(keys[-1][5:]) - 1
+        keys = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
+    bars = []
+    for i, key in enumerate(keys):
+        height = max(1, round(counts[key] / highest * CHART_HEIGHT)) if counts[key] else 0
+        bars.append(
+            {
+                "x": i * CHART_BAR,
+                "y": CHART_HEIGHT - height,
+                "height": height,
+                "key": key,
+                "count": counts[key],
+            }
+        )
+    return {
+        "bars": bars,
+        "width": len(keys) * CHART_BAR,
+        "height": CHART_HEIGHT,
+        "highest": highest,
+        "first": keys[0],
+        "last": keys[-1],
+        "busiest": max(keys, key=lambda k: counts.get(k, 0)),
+    }
+
+
 def home_entry(lst: ListConfig, stats: ListStats | None) -> dict[str, Any]:
     """A list's line on the archive's home (Pages.home); `stats` None while it has no mail."""
     return {
@@ -255,10 +349,8 @@ def _groups(
 class Pages:
     """Renders the archive's pages for one archive title."""
 
-    def __init__(self, archive_title: str, *, live: bool = False) -> None:
+    def __init__(self, archive_title: str) -> None:
         self.archive_title = archive_title
-        # Pages the live server answers: they may link to its lookups (mid/MESSAGE-ID).
-        self.live = live
         self.renderer = Renderer()
         # A list's feeds are the same on each of its pages: made once per list, not per page
         # (their ids are UUIDs, whose hashing showed in build profiles).
@@ -308,11 +400,18 @@ class Pages:
         stats: ListStats | None,
         mbox_sizes: dict[str, int] | None = None,
         counts: dict[str, int] | None = None,
+        recent: Sequence[Summary] | None = None,
     ) -> str:
-        """A list's home: its periods, newest first, with counts and downloads (the counts
-        from `plan`, or given as {period: messages} by an incremental build)."""
+        """A list's home: an overview of its recent mail (`recent`: its last RECENT_DAYS,
+        read from `plan` when not given), its activity by period as a chart, then its
+        periods, newest first, with counts and downloads (the counts from `plan`, or given
+        as {period: messages} by an incremental build)."""
         if counts is None and plan is not None:
             counts = {key: len(items) for key, items in plan.periods.items()}
+        if recent is None and plan is not None and plan.by_date:
+            since = plan.by_date[-1].date_utc - RECENT_DAYS * 86400
+            at = bisect.bisect_left([s.date_utc for s in plan.by_date], since)
+            recent = plan.by_date[at:]
         periods = [
             {"key": key, "count": count, "mbox_size": (mbox_sizes or {}).get(key)}
             for key, count in sorted((counts or {}).items(), reverse=True)
@@ -325,6 +424,8 @@ class Pages:
             total=stats.messages if stats else 0,
             threads=stats.threads if stats else 0,
             periods=periods,
+            overview=overview(recent or ()),
+            chart=activity_chart(counts or {}),
             span=self._span(
                 lst,
                 urls.list_home(lst.name),
@@ -508,7 +609,6 @@ class Pages:
             "replies": replies,
             "date_written": structure.written_date(raw) if msg.date_source != "date" else "",
             **_head_fields(lst, msg, raw),
-            "mid_link": urls.mid_lookup(lst.name, msg.mid) if self.live else None,
         }
         body: dict[str, Any] = {
             "lst": lst,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from piperarc.model import OldLink
 
@@ -129,11 +128,6 @@ def list_home(list_name: str) -> str:
 
 def period_view(list_name: str, period: str, view: str) -> str:
     return f"{list_name}/{period}/{view}.html"
-
-
-def mid_lookup(list_name: str, mid: str) -> str:
-    """The live server's lookup of a message by its Message-ID (web/app.py)."""
-    return f"{list_name}/mid/{quote(mid, safe='@')}"
 
 
 def period_mbox(list_name: str, period: str) -> str:

@@ -275,13 +275,16 @@ def reindex(store: Store, list_name: str) -> tuple[int, int]:
     how many messages were indexed and how many had fields made anew."""
     stored = {s.num: (s.from_name, s.from_addr) for s in store.summaries(list_name)}
     # Kept for after the index: a sender that differs, and every text made from HTML
-    # (the only texts a parser change has made differ so far).
+    # (the only texts a parser change has made differ so far); from undamaged mail only.
     anew: list[FieldUpdate] = []
 
     def texts() -> Iterator[tuple[int, IndexText]]:
         for num, envelope, raw in store.iter_raw(list_name):
             parsed = _parse(raw, "", envelope)
-            if parsed.html_only or stored.get(num) != (parsed.from_name, parsed.from_addr):
+            # Never from a message read as raw text (a parser that failed on it now
+            # would otherwise overwrite what a parser that read it then stored).
+            differs = parsed.html_only or stored.get(num) != (parsed.from_name, parsed.from_addr)
+            if differs and parsed.damage is None:
                 anew.append(FieldUpdate(num, parsed.from_name, parsed.from_addr, parsed.body_text))
             yield num, parse.index_text(parsed)
 

@@ -43,7 +43,7 @@ from piperarc import feeds, urls
 from piperarc.config import ArchiveConfig, ListConfig
 from piperarc.feeds import envelope_line, mboxrd_entry
 from piperarc.model import Summary, Tombstone
-from piperarc.pages import ListPlan, Pages, feed_document, home_entry
+from piperarc.pages import RECENT_DAYS, ListPlan, Pages, feed_document, home_entry
 from piperarc.site import removed, searchindex
 from piperarc.site.build import (
     GZIP_LEVEL,
@@ -271,7 +271,16 @@ def _update(
         around = store.date_neighbours(name, items[0].date_utc, items[0].num)[:1]
         around += store.date_neighbours(name, items[-1].date_utc, items[-1].num)[-1:]
         around = [s for s in around if not start <= s.date_utc < end]
-        period_plan = ListPlan(sorted([*items, *around], key=lambda s: s.num), lst.period)
+        # Whole threads, for what a period's thread view says of each (counts, the periods
+        # it runs into): their messages in other periods are not in the plan's periods.
+        whole = [
+            s
+            for s in store.summaries_in_threads(name, {s.thread_key for s in items})
+            if s.num <= through
+        ]
+        period_plan = ListPlan(
+            sorted([*items, *around], key=lambda s: s.num), lst.period, whole_threads=whole
+        )
         for path, html in pages.period_views(lst, period_plan, period).items():
             writer.write(path, html)
             report.pages += 1
@@ -286,8 +295,13 @@ def _update(
         report.periods += 1
     counts = {key: int(value[0] or 0) for key, value in periods.items()}
     sizes = {key: value[1] for key, value in periods.items() if value[1] is not None}
+    stats = store.home_stats(name)
+    recent: list[Summary] = []
+    if stats.last is not None:
+        since = stats.last - RECENT_DAYS * 86400
+        recent = [s for s in store.summaries_dated(name, since, stats.last + 1) if s.thread_key]
     writer.write(
-        urls.list_home(name), pages.list_home(lst, None, store.home_stats(name), sizes, counts)
+        urls.list_home(name), pages.list_home(lst, None, stats, sizes, counts, recent=recent)
     )
     for kind in urls.FEEDS:
         newest = store.newest_summaries(name, feeds.FEED_SIZE, starters=kind == "threads")

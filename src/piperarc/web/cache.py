@@ -69,7 +69,7 @@ class Archive:
         self._make_access = access
         self.access = access(config)
         self._settings = _settings_seen(config)
-        self.pages = Pages(config.title, live=True)
+        self.pages = Pages(config.title)
         self._store: Store | None = None
         self._version: int | None = None
         self._plans: dict[str, ListPlan | None] = {}
