@@ -300,14 +300,15 @@ def activity_chart(counts: dict[str, int]) -> dict[str, Any] | None:
         keys = [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
     bars = []
     for i, key in enumerate(keys):
-        height = max(1, round(counts[key] / highest * CHART_HEIGHT)) if counts[key] else 0
+        count = counts.get(key, 0)
+        height = max(1, round(count / highest * CHART_HEIGHT)) if count else 0
         bars.append(
             {
                 "x": i * CHART_BAR,
                 "y": CHART_HEIGHT - height,
                 "height": height,
                 "key": key,
-                "count": counts[key],
+                "count": count,
             }
         )
     return {
