@@ -117,7 +117,11 @@ def test_every_kind_of_static_page_passes_axe(
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("path", ["search.html?q=apollo", "search.html?q=apolo", "no/such/page"])
 def test_the_servers_own_pages_pass_axe(
-    browser: Browser, axe: str, served: str, scheme: str, path: str  # noqa: F811
+    browser: Browser,
+    axe: str,
+    served: str,  # noqa: F811 (the fixture imported above)
+    scheme: str,
+    path: str,
 ) -> None:
     assert _violations(browser, axe, served + path, scheme, 1280) == []
 

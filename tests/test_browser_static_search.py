@@ -352,3 +352,20 @@ def test_a_search_that_finds_nothing_offers_near_words(page: Page, usrp: tuple[S
     assert offered.all_inner_texts()[0] == "overflow"
     offered.first.click()
     assert int(search_status(page).split()[0]) > 100
+
+
+@pytest.mark.corpus
+def test_a_results_snippet_is_cut_around_the_words_found_in_the_message(
+    page: Page, usrp: tuple[Site, Path]
+) -> None:
+    """The index keeps only the start of a message's text; the snippet comes from the
+    message's own page, around the words found (their other forms too), quotes last."""
+    site, _ = usrp
+    page.goto(site.url("search.html?q=overflowing"))
+    _results(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#search-results .snippet mark').length >= 15"
+    )
+    marked = page.locator("#search-results .snippet mark").all_inner_texts()
+    assert {m.lower() for m in marked} <= {"overflow", "overflows", "overflowed", "overflowing"}
+    assert len({m.lower() for m in marked}) > 1  # forms, not only the word typed

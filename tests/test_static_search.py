@@ -87,11 +87,13 @@ class Reader:
         return [self.doc(n) for n in range(self.root["docs"])]
 
 
-def _server_urls(archive: Path, query: str) -> set[str]:
+def _server_urls(archive: Path, word: str) -> set[str]:
+    """What the server finds for `word` as written (quoted: not its other forms, which the
+    index keeps as words of their own)."""
     config = configlib.load(archive)
     store = open_store(config.database, readonly=True)
     try:
-        hits = search.run(store, query, per_page=100).hits
+        hits = search.run(store, f'"{word}"', per_page=100).hits
     finally:
         store.close()
     return {f"{h.list_name}/m/{h.key}.html" for h in hits}

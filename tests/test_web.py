@@ -446,7 +446,8 @@ def test_api_addresses_are_obfuscated_as_the_list_asks(built: Path, client: Clie
 
 def test_api_search_answers_total_and_results_in_the_documented_shape(client: Client) -> None:
     found = _api(client, "/api/search?q=s:salon&list=salon")
-    assert set(found) == {"total", "total_exact", "results"}
+    assert set(found) == {"total", "total_exact", "results", "suggestions"}
+    assert found["suggestions"] == []  # offered only when nothing is found
     assert found["total"] >= 1
     assert found["total_exact"] is True  # counted, not estimated
     hit = found["results"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import email.utils
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -202,6 +203,10 @@ def attachments_of(msg: StoredMessage, raw: bytes) -> tuple[Attachment, ...]:
     """The message's attachments with their bytes (read again from the raw message), as
     its page numbers them: MIME parts, then uuencoded files (structure.view)."""
     return structure.attachments(raw)
+
+
+def _thread_meta(macro: Any, thread: dict[str, Any], view: str) -> Markup:
+    return Markup(macro(thread, view))
 
 
 def _reply_link(lst: ListConfig, msg: StoredMessage) -> str | None:
@@ -417,23 +422,28 @@ class Pages:
             {"key": key, "count": count, "mbox_size": (mbox_sizes or {}).get(key)}
             for key, count in sorted((counts or {}).items(), reverse=True)
         ]
-        return self._page(
-            "list",
-            urls.list_home(lst.name),
-            lst=lst,
-            feeds=self._list_feeds(lst) if counts is not None else [],
-            total=stats.messages if stats else 0,
-            threads=stats.threads if stats else 0,
-            periods=periods,
-            overview=overview(recent or ()),
-            chart=activity_chart(counts or {}),
-            span=self._span(
-                lst,
+
+        def page(summary: dict[str, Any]) -> str:
+            return self._page(
+                "list",
                 urls.list_home(lst.name),
-                stats.first if stats and stats.first else 0,
-                stats.last if stats and stats.last else 0,
-            ),
-        )
+                lst=lst,
+                feeds=self._list_feeds(lst) if counts is not None else [],
+                total=stats.messages if stats else 0,
+                threads=stats.threads if stats else 0,
+                periods=periods,
+                overview=summary,
+                chart=activity_chart(counts or {}),
+                span=self._span(
+                    lst,
+                    urls.list_home(lst.name),
+                    stats.first if stats and stats.first else 0,
+                    stats.last if stats and stats.last else 0,
+                ),
+            )
+
+        # A message that cannot be drawn takes the overview away, never the page.
+        return _attempt(lambda: page(overview(recent or ())), lambda: page(overview(())))
 
     def period_views(self, lst: ListConfig, plan: ListPlan, period: str) -> dict[str, str]:
         """The four Pipermail views of a period: {path: html}."""
@@ -457,6 +467,14 @@ class Pages:
             self._period_thread(lst, plan, period, key, members)
             for key, members in by_thread.items()
         ]
+        # Each thread's line of facts, made on its own (one whose dates cannot be drawn
+        # goes without it).
+        meta = self._entry(lst, urls.period_view(lst.name, period, "thread"), "thread_meta")
+        for t in threads:
+            t["meta"] = {
+                view: _attempt(functools.partial(_thread_meta, meta, t, view), Markup)
+                for view in ("thread", "activity")
+            }
         latest = sorted(threads, key=lambda t: t["latest"], reverse=True)
         views: dict[str, dict[str, Any]] = {
             "thread": {"items": items, "threads": threads},

@@ -9,7 +9,7 @@ placement changed, as placing.py reports), it rewrites
   thread page, its feed and mbox (a member's page shows the thread's size and replies);
 - the pages of their date neighbours (the previous / next links);
 - a redirect for every thread page whose thread was merged into another;
-- each touched period's four views and its mbox.gz;
+- each touched period's views (every period of a thread that grew) and its mbox.gz;
 - the list's home and feeds, and the archive's home.
 
 Every file is written to a temporary name and renamed (site/files.Writer), so a reader never sees
@@ -252,6 +252,9 @@ def _update(
     periods: dict[str, list[int | None]] = entry.setdefault("periods", {})
     gained = {urls.period_of(s.date_utc, lst.period) for s in new}
     touched = gained | {urls.period_of(s.date_utc, lst.period) for s in moved}
+    # A thread view sums each thread up (its counts, last date, the periods it runs into):
+    # every period of a thread that grew shows it anew.
+    touched |= {urls.period_of(s.date_utc, lst.period) for s in members if s.thread_key}
     # A period new to the list changes its neighbours' "older" / "newer" links.
     every = sorted(set(periods) | touched)
     for period in gained - set(periods):

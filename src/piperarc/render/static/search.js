@@ -517,7 +517,41 @@
     snippet.className = "snippet";
     highlight(snippet, around(excerpt, marks), marks);
     li.append(a, " ", who, " ", time, " ", where, snippet);
+    // The words found are often further in than the excerpt the index keeps: the
+    // message's own page (same site) has its text; the snippet is cut from there.
+    if (marks.length) {
+      ownText(root + url).then((texts) => {
+        for (const text of texts) {
+          if (markPattern(marks).test(text)) {
+            snippet.textContent = "";
+            highlight(snippet, around(text, marks), marks);
+            return;
+          }
+        }
+      }, () => {});
+    }
     return li;
+  }
+
+  // A message page's texts, the sender's own first: its text parts without quotes or
+  // signature, and up to a list's footer; then the quoted lines.
+  async function ownText(href) {
+    const response = await fetch(href);
+    if (!response.ok) return [];
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const own = [];
+    const quoted = [];
+    for (const part of page.querySelectorAll("article .body .text")) {
+      const copy = part.cloneNode(true);
+      for (const q of copy.querySelectorAll(".quote, .signature, .quote-elided")) {
+        if (q.matches("blockquote")) quoted.push(q.textContent);
+        q.remove();
+      }
+      own.push(copy.textContent);
+    }
+    const flat = (t) => t.replace(/\s+/g, " ").trim();
+    const mine = own.join("\n").split(/^_{8,}\s*$/m)[0];
+    return [flat(mine), flat(quoted.join(" ")), flat(own.join(" "))];
   }
 
   // Whole words (a word* term: any word it starts), as the index found them.
