@@ -17,7 +17,6 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import email
-import email.parser
 import email.utils
 import re
 from collections.abc import Callable
@@ -142,15 +141,30 @@ def _field(head: bytes, name: bytes) -> bytes | None:
 
 
 def header_fields(raw: bytes) -> Callable[[str], object]:
-    """A getter of the message's header fields (as parse.py's), reading its header block
-    only: for the fields a page shows that are not stored (To, Cc, the From as it came)."""
+    """A getter of the message's header fields (as parse.py's: the first field of a name,
+    unfolded, or None), reading its header block as bytes: for the fields a page shows
+    that are not stored (To, Cc, the From as it came). A bytes scan, not the stdlib's
+    parser: it runs for every message page."""
     end = _HEADER_END.search(raw)
-    head = raw[: end.end()] if end else raw
-    try:
-        msg = email.parser.BytesHeaderParser().parsebytes(head)
-    except Exception:  # the parser is not ours: a page then shows no such fields
-        return lambda name: None
-    return msg.get
+    head = raw[: end.start()] if end else raw
+    lowered = head.lower()
+
+    def get(name: str) -> object:
+        key = b"\n" + name.lower().encode("ascii") + b":"
+        if lowered.startswith(key[1:]):
+            start = len(key) - 1
+        else:
+            at = lowered.find(key)
+            if at < 0:
+                return None
+            start = at + len(key)
+        stop = head.find(b"\n", start)
+        while stop >= 0 and head[stop + 1 : stop + 2] in (b" ", b"\t"):
+            stop = head.find(b"\n", stop + 1)
+        value = head[start:] if stop < 0 else head[start:stop]
+        return " ".join(value.decode("utf-8", "replace").split())
+
+    return get
 
 
 def written_date(raw: bytes) -> str:
