@@ -409,7 +409,12 @@ def search(
     if as_json:
         click.echo(
             json.dumps(
-                {"total": results.total, "total_exact": results.total_exact, "results": found},
+                {
+                    "total": results.total,
+                    "total_exact": results.total_exact,
+                    "results": found,
+                    "suggestions": instead,
+                },
                 ensure_ascii=False,
             )
         )
