@@ -18,6 +18,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,13 +84,22 @@ def _served_demo(folder: Path, needs: str | None = None) -> Iterator[Site]:
     root = folder / "site"
     if needs is not None and not (root / needs).is_file():
         _unavailable(f"the build wrote no {needs}: {result.output.strip()}")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    port = server.server_address[1]
+    with _served(root) as site:
+        yield site
+
+
+@contextmanager
+def _served(
+    folder: Path, handler: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler
+) -> Iterator[Site]:
+    """`folder` served on a free local port while the block runs."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
     thread.start()
     try:
-        yield Site(root, f"http://127.0.0.1:{port}/")
+        yield Site(folder, f"http://127.0.0.1:{server.server_address[1]}/")
     finally:
         server.shutdown()
         server.server_close()

@@ -10,13 +10,9 @@ without it (a failure under PIPERARC_CI).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import lzma
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -28,7 +24,7 @@ from piperarc import search
 from piperarc.mail import stems
 from piperarc.store import open_store
 from tests.conftest import cli, corpus_path
-from tests.test_browser import Site, _chromium, _QuietHandler, _record, _served_demo
+from tests.test_browser import Site, _chromium, _QuietHandler, _record, _served, _served_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
@@ -193,24 +189,6 @@ def test_search_html_opened_from_disk_says_it_needs_http(page: Page, site: Site)
     page.wait_for_load_state()
     assert "needs the pages served over HTTP" in page.locator("main").inner_text()
     assert page.locator("#search-results li").count() == 0
-
-
-@contextmanager
-def _served(
-    folder: Path, handler: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler
-) -> Iterator[Site]:
-    """`folder` served on a free local port while the block runs."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(folder, f"http://127.0.0.1:{server.server_address[1]}/")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class _GzipEncodingHandler(_QuietHandler):

@@ -28,9 +28,13 @@ T = TypeVar("T")
 # The deepest a thread's tree indents (as HyperKitty caps it): a deeper reply is shown at
 # this depth, saying whom it answers, at every screen width.
 MAX_DEPTH = 5
-_FOLDED_QUOTE = '<details class="quote">'  # render.text's folded quote, elided in threads
 # Of a message's raw text, the most its fallback page shows (the original has it all).
 RAW_TEXT_CHARS = 1_000_000
+
+
+def _person(s: Summary) -> str:
+    """Who sent `s`, as counts of people and posters tell people apart."""
+    return (s.from_addr or s.from_name).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ class ListPlan:
             members = self._whole.get(thread_key) or self.threads[thread_key]
             found = self._facts[thread_key] = ThreadFacts(
                 messages=len(members),
-                people=len({(s.from_addr or s.from_name).lower() for s in members}),
+                people=len({_person(s) for s in members}),
                 last=max(s.date_utc for s in members),
                 periods=tuple(sorted({urls.period_of(s.date_utc, self.kind) for s in members})),
             )
@@ -126,16 +130,12 @@ class MessagePage:
 
     html: str
     article: Markup
+    # The article as its thread's page shows it: its subject an <h2> below the thread's
+    # <h1>, an HTML version offered beside the text and long quotes links to this page.
+    thread_article: Markup
     attachments: tuple[Attachment, ...]
     # Why the page is the message's raw text (message_raw.html) and not its rendering.
     problem: str | None = None
-    # The article as its thread's page shows it: its subject an <h2> below the thread's
-    # <h1>, an HTML version offered beside the text a link to this page (None: `article`).
-    in_thread: Markup | None = None
-
-    @property
-    def thread_article(self) -> Markup:
-        return self.article if self.in_thread is None else self.in_thread
 
 
 def problem_of(err: Exception) -> str:
@@ -270,14 +270,14 @@ def overview(recent: Sequence[Summary]) -> dict[str, Any]:
         {
             "first": min(members, key=lambda s: s.thread_pos),
             "messages": len(members),
-            "people": len({(s.from_addr or s.from_name).lower() for s in members}),
+            "people": len({_person(s) for s in members}),
             "last": members[-1],
         }
         for _, members in busiest[:OVERVIEW_SIZE]
     ]
     posters: dict[str, list[Summary]] = defaultdict(list)
     for s in recent:
-        posters[(s.from_addr or s.from_name).lower()].append(s)
+        posters[_person(s)].append(s)
     top = sorted(posters.values(), key=lambda msgs: (-len(msgs), -msgs[-1].date_utc))
     return {
         "newest": newest,
@@ -416,12 +416,14 @@ class Pages:
             counts = {key: len(items) for key, items in plan.periods.items()}
         if recent is None and plan is not None and plan.by_date:
             since = plan.by_date[-1].date_utc - RECENT_DAYS * 86400
-            at = bisect.bisect_left([s.date_utc for s in plan.by_date], since)
+            at = bisect.bisect_left(plan.by_date, since, key=lambda s: s.date_utc)
             recent = plan.by_date[at:]
         periods = [
             {"key": key, "count": count, "mbox_size": (mbox_sizes or {}).get(key)}
             for key, count in sorted((counts or {}).items(), reverse=True)
         ]
+
+        chart = activity_chart(counts or {})
 
         def page(summary: dict[str, Any]) -> str:
             return self._page(
@@ -433,7 +435,7 @@ class Pages:
                 threads=stats.threads if stats else 0,
                 periods=periods,
                 overview=summary,
-                chart=activity_chart(counts or {}),
+                chart=chart,
                 span=self._span(
                     lst,
                     urls.list_home(lst.name),
@@ -599,7 +601,7 @@ class Pages:
             period=plan.period_of.get(msg.num),
             article=article,
         )
-        return MessagePage(html, article, (), problem, in_thread)
+        return MessagePage(html, article, in_thread, (), problem)
 
     def _message(
         self, lst: ListConfig, plan: ListPlan, msg: StoredMessage, raw: bytes
@@ -644,18 +646,20 @@ class Pages:
         # differs there (an HTML version offered, attachments under a heading, long
         # quotes: left out, the messages they quote are on that page).
         own_page = urls.relative(path, "") + urls.message(lst.name, msg.key)
-        thread_parts = [
-            {**p, "html": elide_quotes(p["html"], own_page)}
-            if p["kind"] in ("text", "damaged") and _FOLDED_QUOTE in p["html"]
-            else p
-            for p in what.parts
-        ]
+        elided = {
+            i: short
+            for i, p in enumerate(what.parts)
+            if p["kind"] in ("text", "damaged")
+            and (short := elide_quotes(p["html"], own_page)) is not None
+        }
         if (
-            what.attachments
+            elided
+            or what.attachments
             or any(p["kind"] == "html" and p.get("offered") for p in what.parts)
-            or any(a is not b for a, b in zip(thread_parts, what.parts, strict=True))
         ):
-            body["parts"] = thread_parts
+            body["parts"] = [
+                {**p, "html": elided[i]} if i in elided else p for i, p in enumerate(what.parts)
+            ]
             text = render("message_body", path, level=2, in_thread=True, **body)
         in_thread = Markup(render("message_head", path, level=2, **head) + text)
         files = view.attachments
@@ -678,7 +682,7 @@ class Pages:
                 *self._list_feeds(lst),
             ],
         )
-        return MessagePage(html, article, files, None, in_thread)
+        return MessagePage(html, article, in_thread, files)
 
     def thread(
         self,

@@ -139,17 +139,22 @@ def _diff_span(match: re.Match[str]) -> str:
     return f'<span class="{kind}">{match.group(0)}</span>'
 
 
+# How _folded opens a long quote, and the whole of one, for elide_quotes.
+_FOLD_START = '<details class="quote">'
 _FOLDED = re.compile(
-    r'<details class="quote"><summary>(\d+) quoted lines</summary>'
+    _FOLD_START + r"<summary>(\d+) quoted lines</summary>"
     r'<blockquote class="quote">.*?</blockquote></details>',
     re.DOTALL,
 )
 
 
-def elide_quotes(html: str, href: str) -> Markup:
+def elide_quotes(html: str, href: str) -> Markup | None:
     """`html` (a text part as body_html made it) with each folded quote left out, a link
     to `href` (the message's own page) in its place: on a thread's page the messages
-    quoted are there already. (Mail text in it is escaped: no "</blockquote>" of its own.)"""
+    quoted are there already; None when it folds no quote. (Mail text in it is escaped:
+    no "</blockquote>" of its own.)"""
+    if _FOLD_START not in html:
+        return None
     return Markup(
         _FOLDED.sub(
             lambda m: (
@@ -167,7 +172,7 @@ def _folded(quote: list[str]) -> str:
     block = f'<blockquote class="quote">{body}\n</blockquote>'
     if len(quote) <= _SHORT_QUOTE_LINES:
         return block
-    return f'<details class="quote"><summary>{len(quote)} quoted lines</summary>{block}</details>'
+    return f"{_FOLD_START}<summary>{len(quote)} quoted lines</summary>{block}</details>"
 
 
 def _patch_line(escaped: str) -> int:

@@ -250,14 +250,14 @@ async def search(request: Request) -> Response:
     q, lst, page, sort = search_args(request)
     if not q:
         raise QueryError("give a query: /api/search?q=WORDS (see /help/search.html)")
-    results = results_page(archive, q, lists_for(request, lst), page, sort)
+    names = lists_for(request, lst)
+    results = results_page(archive, q, names, page, sort)
     root = base(request)
     found = []
     for hit in results.hits:
         doc = searchlib.hit_json(hit, readable(request, hit.list_name).obfuscate)
         doc["url"] = root + doc["url"]
         found.append(doc)
-    names = lists_for(request, lst)
     instead = searchlib.suggest(archive.store, q, names) if not results.total and names else []
     return JSONResponse(
         {

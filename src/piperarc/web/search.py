@@ -80,7 +80,8 @@ async def search_page(request: Request) -> Response:
         q, lst, page, sort = search_args(request)
         context.update(lst=lst, sort=sort, page=page)
         if q:
-            results = results_page(archive, q, lists_for(request, lst), page, sort)
+            names = lists_for(request, lst)
+            results = results_page(archive, q, names, page, sort)
             context.update(
                 total=results.total,
                 total_exact=results.total_exact,
@@ -88,7 +89,7 @@ async def search_page(request: Request) -> Response:
                 hits=_hits(request, results.hits),
             )
             context["links"] = _search_links(q, lst, page, sort, results.pages)
-            if not results.total and (names := lists_for(request, lst)):
+            if not results.total and names:
                 context["suggestions"] = [
                     (text, _search_links(text, lst, 1, sort, 1)["relevance"])
                     for text in searchlib.suggest(archive.store, q, names)
